@@ -1,0 +1,3 @@
+//! Backends: code generators and runtimes for each kind of device.
+
+pub mod interp;

@@ -1,0 +1,6 @@
+//! The HLO IR, its builder, verifier and text form.
+
+pub mod builder;
+pub mod ir;
+pub mod text;
+pub mod verify;
