@@ -1,1 +1,36 @@
-//! jaxon
+//! # jaxon — JAX for Rust
+//!
+//! NumPy-style array code on [`Array`], built from primitives that are traced by
+//! composable transformations and compiled by [`oxla`].
+//!
+//! ```
+//! use jaxon::prelude::*;
+//! use jaxon::numpy as jnp;
+//! let x = jnp::array(&[1.0f32, 2.0, 3.0]);
+//! let y = (&x * 2.0 + 1.0).sum(None);
+//! assert_eq!(y.item::<f32>(), 15.0);
+//! ```
+
+pub mod array;
+pub mod core;
+pub mod display;
+pub mod dtypes;
+pub mod error;
+pub mod lax;
+pub mod nn;
+pub mod numpy;
+mod ops;
+pub mod prim;
+
+pub use array::{Array, Element};
+pub use core::jaxpr::make_jaxpr;
+pub use error::Error;
+pub use oxla::DType;
+
+/// The names most programs need: `use jaxon::prelude::*;`.
+pub mod prelude {
+    pub use crate::array::{Array, Element};
+    pub use crate::core::jaxpr::make_jaxpr;
+    pub use crate::numpy::{ArrayLike, Ellipsis, NewAxis};
+    pub use oxla::DType;
+}

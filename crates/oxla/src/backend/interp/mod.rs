@@ -35,6 +35,9 @@ impl CompiledProgram for InterpProgram {
     fn run(&self, args: &[&Buffer]) -> Result<Vec<Buffer>, Error> {
         let literals: Vec<Literal> = args.iter().map(|b| b.to_literal()).collect();
         let out = evaluate(&self.module, &literals).map_err(Error::Runtime)?;
-        Ok(out.into_iter().map(|l| Buffer::from_literal(l, 0)).collect())
+        Ok(out
+            .into_iter()
+            .map(|l| Buffer::from_literal(l, 0))
+            .collect())
     }
 }

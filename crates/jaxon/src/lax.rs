@@ -1,0 +1,7 @@
+//! `jaxon::lax`: thin wrappers over the primitives, like `jax.lax`. Operands must
+//! already have equal dtypes (and equal shapes, or be 0-d, for elementwise ops):
+//! promotion and broadcasting are the numpy layer's job.
+
+pub use crate::prim::elementwise::*;
+pub use crate::prim::reduce::*;
+pub use crate::prim::shape::*;

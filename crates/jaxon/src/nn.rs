@@ -1,0 +1,1 @@
+//! jax.nn-style functions.

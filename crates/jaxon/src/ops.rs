@@ -1,0 +1,1 @@
+//! Operator overloading for Array.
