@@ -7,11 +7,23 @@
 //! `x`'s dtype. Alone, a float scalar becomes f32 and an integer scalar i32.
 
 mod creation;
+mod cumulative;
+mod indexing;
+mod linalg;
 mod math;
 mod promote;
+mod reductions;
+mod shape_ops;
+mod sorting;
 
 pub use creation::*;
+pub use cumulative::*;
+pub use indexing::*;
+pub use linalg::*;
 pub use math::*;
+pub use reductions::*;
+pub use shape_ops::*;
+pub use sorting::*;
 pub use promote::{
     broadcast_shapes, broadcast_to_shape, canonical_axes, canonical_axis, promote_dtypes,
     promote_operands, to_inexact, try_broadcast_shapes, ArrayLike, Operand,

@@ -1,6 +1,11 @@
 //! The lax primitives. Each file holds a family of primitives with all their rules
 //! side by side, plus the thin `lax` functions that bind them.
 
+pub mod conv;
+pub mod dot;
 pub mod elementwise;
+pub mod index;
 pub mod reduce;
 pub mod shape;
+pub mod sort;
+pub mod windowed;
