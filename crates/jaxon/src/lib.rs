@@ -19,6 +19,7 @@ pub mod error;
 pub mod lax;
 pub mod nn;
 pub mod numpy;
+mod methods;
 mod ops;
 pub mod prim;
 
