@@ -31,14 +31,22 @@ fn make_blobs(n: usize) -> (Array, Array) {
             ys.push(label as i32);
         }
     }
-    (Array::from_vec(&[3 * n, 2], xs), Array::from_vec(&[3 * n], ys))
+    (
+        Array::from_vec(&[3 * n, 2], xs),
+        Array::from_vec(&[3 * n], ys),
+    )
 }
 
 fn main() {
     let (x, labels) = make_blobs(100);
     let n = x.shape()[0] as f64;
     let y = nn::one_hot(&labels, 3, DType::F32);
-    println!("data: x {:?} {}, labels {:?}", x.shape(), x.dtype(), labels.shape());
+    println!(
+        "data: x {:?} {}, labels {:?}",
+        x.shape(),
+        x.dtype(),
+        labels.shape()
+    );
 
     let mut w = jnp::zeros(&[2, 3], DType::F32);
     let mut b = jnp::zeros(&[3], DType::F32);

@@ -17,9 +17,9 @@ pub mod display;
 pub mod dtypes;
 pub mod error;
 pub mod lax;
+mod methods;
 pub mod nn;
 pub mod numpy;
-mod methods;
 mod ops;
 pub mod prim;
 

@@ -44,11 +44,18 @@ pub fn gelu(x: impl ArrayLike, approximate: bool) -> Array {
     let x = to_inexact(x.operand());
     if approximate {
         let c = (2.0 / std::f64::consts::PI).sqrt();
-        let inner = &x + lax::mul(&lax::integer_pow(&x, 3), &lax::full_like_scalar(&x, 0.044715));
+        let inner = &x
+            + lax::mul(
+                &lax::integer_pow(&x, 3),
+                &lax::full_like_scalar(&x, 0.044715),
+            );
         let t = lax::tanh(&lax::mul(&inner, &lax::full_like_scalar(&x, c)));
         &x * 0.5 * (t + 1.0)
     } else {
-        let e = lax::erf(&lax::mul(&x, &lax::full_like_scalar(&x, std::f64::consts::FRAC_1_SQRT_2)));
+        let e = lax::erf(&lax::mul(
+            &x,
+            &lax::full_like_scalar(&x, std::f64::consts::FRAC_1_SQRT_2),
+        ));
         &x * 0.5 * (e + 1.0)
     }
 }

@@ -29,7 +29,12 @@ fn unary_cases() -> Vec<(UnaryKind, fn(f64) -> f64, (f64, f64), f64)> {
     vec![
         (Neg, |x| -x, (-5.0, 5.0), 0.0),
         (Abs, f64::abs, (-5.0, 5.0), 0.0),
-        (Sign, |x| if x == 0.0 { 0.0 } else { x.signum() }, (-5.0, 5.0), 0.0),
+        (
+            Sign,
+            |x| if x == 0.0 { 0.0 } else { x.signum() },
+            (-5.0, 5.0),
+            0.0,
+        ),
         (Floor, f64::floor, (-5.0, 5.0), 0.0),
         (Ceil, f64::ceil, (-5.0, 5.0), 0.0),
         (Round(0), f64::round, (-5.0, 5.0), 0.0),
@@ -82,7 +87,9 @@ fn digamma_ref(x: f64) -> f64 {
         x += 1.0;
     }
     let x2 = 1.0 / (x * x);
-    acc + x.ln() - 0.5 / x - x2 * (1.0 / 12.0 - x2 * (1.0 / 120.0 - x2 * (1.0 / 252.0 - x2 / 240.0)))
+    acc + x.ln()
+        - 0.5 / x
+        - x2 * (1.0 / 12.0 - x2 * (1.0 / 120.0 - x2 * (1.0 / 252.0 - x2 / 240.0)))
 }
 
 #[test]
@@ -96,11 +103,21 @@ fn unary_float_ops_match_f64_reference() {
             let y = lax::unary(kind, &x);
             assert_eq!(y.dtype(), dtype);
             assert_eq!(y.shape(), x.shape());
-            let want: Vec<f64> = x.to_f64_vec().iter().map(|&v| round_to(dtype, reference(v))).collect();
+            let want: Vec<f64> = x
+                .to_f64_vec()
+                .iter()
+                .map(|&v| round_to(dtype, reference(v)))
+                .collect();
             // Exact ops must be exact; the others within a few ulps of the dtype.
             let rtol = tol_units * float_tol(dtype);
             let atol = if tol_units == 0.0 { 0.0 } else { rtol };
-            assert_close(&format!("{kind:?} {dtype}"), &y.to_f64_vec(), &want, rtol, atol);
+            assert_close(
+                &format!("{kind:?} {dtype}"),
+                &y.to_f64_vec(),
+                &want,
+                rtol,
+                atol,
+            );
             cases += 1;
         }
     }
@@ -119,7 +136,11 @@ fn unary_integer_ops_match_native() {
         let wrap = |v: i128| -> i128 {
             let m = 1i128 << bits;
             let r = v.rem_euclid(m);
-            if dtype.is_signed_int() && r >= m / 2 { r - m } else { r }
+            if dtype.is_signed_int() && r >= m / 2 {
+                r - m
+            } else {
+                r
+            }
         };
         let check = |kind: UnaryKind, f: &dyn Fn(i128) -> i128| {
             let y = lax::unary(kind, &x);
@@ -131,7 +152,9 @@ fn unary_integer_ops_match_native() {
         check(UnaryKind::Neg, &|v| -v);
         check(UnaryKind::Sign, &|v| v.signum());
         check(UnaryKind::Not, &|v| !v);
-        check(UnaryKind::PopulationCount, &|v| (wrap(v).rem_euclid(1i128 << bits)).count_ones() as i128);
+        check(UnaryKind::PopulationCount, &|v| {
+            (wrap(v).rem_euclid(1i128 << bits)).count_ones() as i128
+        });
         if dtype.is_signed_int() {
             check(UnaryKind::Abs, &|v| v.abs());
         }
@@ -141,7 +164,10 @@ fn unary_integer_ops_match_native() {
 #[test]
 fn is_finite_and_not_bool() {
     let x = jaxon::numpy::array(&[1.0f32, f32::NAN, f32::INFINITY, -f32::INFINITY, -0.0]);
-    assert_eq!(lax::is_finite(&x).to_vec::<bool>(), vec![true, false, false, false, true]);
+    assert_eq!(
+        lax::is_finite(&x).to_vec::<bool>(),
+        vec![true, false, false, false, true]
+    );
     let b = jaxon::numpy::array(&[true, false]);
     assert_eq!(lax::not(&b).to_vec::<bool>(), vec![false, true]);
 }
@@ -180,10 +206,24 @@ fn binary_float_ops_match_f64_reference() {
                 .zip(y.to_f64_vec())
                 .map(|(&a, b)| round_to(dtype, reference(a, b)))
                 .collect();
-            let rtol = if matches!(kind, Add | Sub | Mul | Div | Max | Min) { 0.0 } else { float_tol(dtype) };
+            let rtol = if matches!(kind, Add | Sub | Mul | Div | Max | Min) {
+                0.0
+            } else {
+                float_tol(dtype)
+            };
             // Rem near multiples loses relative accuracy; compare absolutely.
-            let atol = if kind == Rem { 4.0 * float_tol(dtype) } else { rtol };
-            assert_close(&format!("{kind:?} {dtype}"), &z.to_f64_vec(), &want, rtol, atol);
+            let atol = if kind == Rem {
+                4.0 * float_tol(dtype)
+            } else {
+                rtol
+            };
+            assert_close(
+                &format!("{kind:?} {dtype}"),
+                &z.to_f64_vec(),
+                &want,
+                rtol,
+                atol,
+            );
         }
     }
 }
@@ -198,16 +238,28 @@ fn binary_integer_ops_wrap_and_follow_xla_conventions() {
         let wrap = |v: i128| -> i128 {
             let m = 1i128 << bits;
             let r = v.rem_euclid(m);
-            if signed && r >= m / 2 { r - m } else { r }
+            if signed && r >= m / 2 {
+                r - m
+            } else {
+                r
+            }
         };
         let shape = vec![rng.int(1, 12) as usize];
         let x = random_array(&mut rng, dtype, &shape, -300.0, 300.0);
         let mut y = random_array(&mut rng, dtype, &shape, -300.0, 300.0);
         // Include a zero divisor and a large shift.
-        let mut yv: Vec<i128> = (0..y.size()).map(|i| y.to_literal().data().get_i128(i)).collect();
+        let mut yv: Vec<i128> = (0..y.size())
+            .map(|i| y.to_literal().data().get_i128(i))
+            .collect();
         yv[0] = 0;
-        y = Array::from_literal(oxla::Literal::from_vec(&shape, yv.iter().map(|&v| v as f64).collect::<Vec<_>>()).convert(dtype), false);
-        let xv: Vec<i128> = (0..x.size()).map(|i| x.to_literal().data().get_i128(i)).collect();
+        y = Array::from_literal(
+            oxla::Literal::from_vec(&shape, yv.iter().map(|&v| v as f64).collect::<Vec<_>>())
+                .convert(dtype),
+            false,
+        );
+        let xv: Vec<i128> = (0..x.size())
+            .map(|i| x.to_literal().data().get_i128(i))
+            .collect();
         let cases: Vec<(BinaryKind, Box<dyn Fn(i128, i128) -> i128>)> = vec![
             (Add, Box::new(|a, b| a + b)),
             (Sub, Box::new(|a, b| a - b)),
@@ -223,12 +275,23 @@ fn binary_integer_ops_wrap_and_follow_xla_conventions() {
         for (kind, f) in cases {
             let z = lax::binary(kind, &x, &y).to_literal();
             for i in 0..xv.len() {
-                assert_eq!(z.data().get_i128(i), wrap(f(xv[i], yv[i])), "{kind:?} {dtype}: {} op {}", xv[i], yv[i]);
+                assert_eq!(
+                    z.data().get_i128(i),
+                    wrap(f(xv[i], yv[i])),
+                    "{kind:?} {dtype}: {} op {}",
+                    xv[i],
+                    yv[i]
+                );
             }
         }
         // Shifts: amounts as unsigned; >= width gives 0 or the sign fill.
-        let amounts: Vec<f64> = (0..shape[0]).map(|i| (i * 3 % (bits as usize + 3)) as f64).collect();
-        let s = Array::from_literal(oxla::Literal::from_vec(&shape, amounts.clone()).convert(dtype), false);
+        let amounts: Vec<f64> = (0..shape[0])
+            .map(|i| (i * 3 % (bits as usize + 3)) as f64)
+            .collect();
+        let s = Array::from_literal(
+            oxla::Literal::from_vec(&shape, amounts.clone()).convert(dtype),
+            false,
+        );
         let shl = lax::shift_left(&x, &s).to_literal();
         let shr = lax::shift_right_logical(&x, &s).to_literal();
         let sar = lax::shift_right_arithmetic(&x, &s).to_literal();
@@ -239,7 +302,11 @@ fn binary_integer_ops_wrap_and_follow_xla_conventions() {
             let want_shl = if k >= bits { 0 } else { wrap(a << k) };
             let want_shr = if k >= bits { 0 } else { wrap(ua >> k) };
             let sa = if ua >= m / 2 { ua - m } else { ua };
-            let want_sar = if k >= bits { wrap(if sa < 0 { -1 } else { 0 }) } else { wrap(sa >> k) };
+            let want_sar = if k >= bits {
+                wrap(if sa < 0 { -1 } else { 0 })
+            } else {
+                wrap(sa >> k)
+            };
             assert_eq!(shl.data().get_i128(i), want_shl, "shl {dtype} {a} {k}");
             assert_eq!(shr.data().get_i128(i), want_shr, "shr {dtype} {a} {k}");
             assert_eq!(sar.data().get_i128(i), want_sar, "sar {dtype} {a} {k}");
@@ -276,7 +343,9 @@ fn select_n_and_clamp() {
     let mut rng = Rng::new(6);
     for dtype in DType::ALL {
         let shape = vec![7];
-        let cases: Vec<Array> = (0..3).map(|_| random_array(&mut rng, dtype, &shape, -9.0, 9.0)).collect();
+        let cases: Vec<Array> = (0..3)
+            .map(|_| random_array(&mut rng, dtype, &shape, -9.0, 9.0))
+            .collect();
         let which = Array::from_vec(&shape, vec![0i32, 1, 2, 2, 1, 0, 1]);
         let got = lax::select_n(&which, &cases).to_f64_vec();
         let vals: Vec<Vec<f64>> = cases.iter().map(|c| c.to_f64_vec()).collect();
@@ -286,7 +355,9 @@ fn select_n_and_clamp() {
         let pred = Array::from_vec(&shape, vec![true, false, true, false, false, true, true]);
         let got = lax::select(&pred, &cases[0], &cases[1]).to_f64_vec();
         let p = pred.to_vec::<bool>();
-        let want: Vec<f64> = (0..7).map(|i| if p[i] { vals[0][i] } else { vals[1][i] }).collect();
+        let want: Vec<f64> = (0..7)
+            .map(|i| if p[i] { vals[0][i] } else { vals[1][i] })
+            .collect();
         assert_eq!(got, want, "select {dtype}");
         if !dtype.is_bool() {
             let lo = random_array(&mut rng, dtype, &[], -3.0, 0.0);
@@ -313,15 +384,24 @@ fn convert_between_every_pair_of_dtypes() {
     }
     // Saturation and NaN -> 0 (XLA semantics).
     let f = jaxon::numpy::array(&[300.0f32, -300.0, f32::NAN, 2.7, -2.7]);
-    assert_eq!(lax::convert_element_type(&f, DType::I8).to_vec::<i8>(), vec![127, -128, 0, 2, -2]);
-    assert_eq!(lax::convert_element_type(&f, DType::U8).to_vec::<u8>(), vec![255, 0, 0, 2, 0]);
+    assert_eq!(
+        lax::convert_element_type(&f, DType::I8).to_vec::<i8>(),
+        vec![127, -128, 0, 2, -2]
+    );
+    assert_eq!(
+        lax::convert_element_type(&f, DType::U8).to_vec::<u8>(),
+        vec![255, 0, 0, 2, 0]
+    );
 }
 
 #[test]
 fn bitcast_convert_type_reinterprets_bits() {
     let x = jaxon::numpy::array(&[1.0f32, -2.5, 0.0]);
     let u = lax::bitcast_convert_type(&x, DType::U32);
-    assert_eq!(u.to_vec::<u32>(), vec![1.0f32.to_bits(), (-2.5f32).to_bits(), 0]);
+    assert_eq!(
+        u.to_vec::<u32>(),
+        vec![1.0f32.to_bits(), (-2.5f32).to_bits(), 0]
+    );
     let bytes = lax::bitcast_convert_type(&x, DType::U8);
     assert_eq!(bytes.shape(), &[3, 4]);
     assert_eq!(&bytes.to_vec::<u8>()[..4], &1.0f32.to_le_bytes());
@@ -336,12 +416,25 @@ fn integer_pow_matches_powi() {
         let x = random_array(&mut rng, dtype, &[5], 0.5, 2.0);
         for y in [-3, -1, 0, 1, 2, 3, 7] {
             let z = lax::integer_pow(&x, y);
-            let want: Vec<f64> = x.to_f64_vec().iter().map(|v| round_to(dtype, v.powi(y))).collect();
-            assert_close(&format!("integer_pow {y} {dtype}"), &z.to_f64_vec(), &want, 8.0 * float_tol(dtype), 0.0);
+            let want: Vec<f64> = x
+                .to_f64_vec()
+                .iter()
+                .map(|v| round_to(dtype, v.powi(y)))
+                .collect();
+            assert_close(
+                &format!("integer_pow {y} {dtype}"),
+                &z.to_f64_vec(),
+                &want,
+                8.0 * float_tol(dtype),
+                0.0,
+            );
         }
     }
     let xi = Array::from_vec(&[4], vec![-3i32, -1, 2, 5]);
-    assert_eq!(lax::integer_pow(&xi, 3).to_vec::<i32>(), vec![-27, -1, 8, 125]);
+    assert_eq!(
+        lax::integer_pow(&xi, 3).to_vec::<i32>(),
+        vec![-27, -1, 8, 125]
+    );
 }
 
 #[test]
@@ -349,10 +442,18 @@ fn reduce_precision_rounds_to_narrower_formats() {
     let mut rng = Rng::new(9);
     let x = random_array(&mut rng, DType::F32, &[50], -1000.0, 1000.0);
     let as_bf16 = lax::reduce_precision(&x, 8, 7);
-    let want: Vec<f64> = x.to_f64_vec().iter().map(|&v| round_to(DType::BF16, v)).collect();
+    let want: Vec<f64> = x
+        .to_f64_vec()
+        .iter()
+        .map(|&v| round_to(DType::BF16, v))
+        .collect();
     assert_eq!(as_bf16.to_f64_vec(), want);
     let as_f16 = lax::reduce_precision(&x, 5, 10);
-    let want: Vec<f64> = x.to_f64_vec().iter().map(|&v| round_to(DType::F16, v)).collect();
+    let want: Vec<f64> = x
+        .to_f64_vec()
+        .iter()
+        .map(|&v| round_to(DType::F16, v))
+        .collect();
     assert_eq!(as_f16.to_f64_vec(), want);
 }
 
@@ -361,7 +462,14 @@ fn nextafter_steps_one_ulp() {
     let x = jaxon::numpy::array(&[1.0f32, 0.0, -1.0]);
     let y = jaxon::numpy::array(&[2.0f32, 1.0, -2.0]);
     let z = lax::nextafter(&x, &y).to_vec::<f32>();
-    assert_eq!(z, vec![f32::from_bits(1.0f32.to_bits() + 1), f32::from_bits(1), f32::from_bits((-1.0f32).to_bits() + 1)]);
+    assert_eq!(
+        z,
+        vec![
+            f32::from_bits(1.0f32.to_bits() + 1),
+            f32::from_bits(1),
+            f32::from_bits((-1.0f32).to_bits() + 1)
+        ]
+    );
 }
 
 #[test]

@@ -40,7 +40,14 @@ fn sum_dtype(d: DType) -> DType {
 }
 
 #[track_caller]
-fn reduce_with(op: &str, x: impl ArrayLike, axes: Option<&[i64]>, keepdims: bool, kind: ReduceKind, upcast: bool) -> Array {
+fn reduce_with(
+    op: &str,
+    x: impl ArrayLike,
+    axes: Option<&[i64]>,
+    keepdims: bool,
+    kind: ReduceKind,
+    upcast: bool,
+) -> Array {
     let x = x.to_array();
     let axes = resolve_axes(op, axes, x.ndim());
     let x = if upcast {
@@ -178,7 +185,10 @@ fn arg_extreme(op: &str, x: impl ArrayLike, axis: Option<i64>, is_max: bool) -> 
         }
     };
     if x.shape()[axis] == 0 {
-        user_error(format!("{op}: attempt to get {op} of an empty sequence (shape {:?})", x.shape()));
+        user_error(format!(
+            "{op}: attempt to get {op} of an empty sequence (shape {:?})",
+            x.shape()
+        ));
     }
     if is_max {
         lax::argmax(&x, axis, DType::I32)
@@ -207,7 +217,11 @@ pub fn logsumexp(x: impl ArrayLike, axes: Option<&[i64]>, keepdims: bool) -> Arr
     let m = lax::reduce_max(&x, &ax);
     // Infinite maxima would give inf - inf = NaN; shift by 0 there instead.
     let finite = lax::is_finite(&m);
-    let m = lax::select(&finite, &m, &lax::broadcast_in_dim(&lax::full_like_scalar(&m, 0.0), m.shape(), &[]));
+    let m = lax::select(
+        &finite,
+        &m,
+        &lax::broadcast_in_dim(&lax::full_like_scalar(&m, 0.0), m.shape(), &[]),
+    );
     let mk = keep(m.clone(), &ax, true);
     let shifted = lax::sub(&x, &super::promote::broadcast_to_shape(&mk, x.shape()));
     let s = lax::reduce_sum(&lax::exp(&shifted), &ax);

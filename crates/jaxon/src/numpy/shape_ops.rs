@@ -2,7 +2,10 @@
 //! broadcast_to, broadcast_arrays, expand_dims, squeeze, concatenate, stack,
 //! hstack, vstack, split, tile, repeat, flip, roll, pad.
 
-use super::promote::{broadcast_shapes, broadcast_to_shape, canonical_axes, canonical_axis, promote_dtypes, ArrayLike, Operand};
+use super::promote::{
+    broadcast_shapes, broadcast_to_shape, canonical_axes, canonical_axis, promote_dtypes,
+    ArrayLike, Operand,
+};
 use crate::array::Array;
 use crate::error::user_error;
 use crate::lax;
@@ -12,17 +15,27 @@ use crate::lax;
 pub fn resolve_shape(op: &str, shape: &[i64], size: usize, from: &[usize]) -> Vec<usize> {
     let unknown: Vec<usize> = (0..shape.len()).filter(|&i| shape[i] == -1).collect();
     if unknown.len() > 1 || shape.iter().any(|&d| d < -1) {
-        user_error(format!("{op}: invalid shape {shape:?} (at most one -1, no other negatives)"));
+        user_error(format!(
+            "{op}: invalid shape {shape:?} (at most one -1, no other negatives)"
+        ));
     }
-    let known: usize = shape.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+    let known: usize = shape
+        .iter()
+        .filter(|&&d| d >= 0)
+        .map(|&d| d as usize)
+        .product();
     let mut out: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(&i) = unknown.first() {
         if known == 0 || size % known != 0 {
-            user_error(format!("{op}: cannot reshape array of shape {from:?} into shape {shape:?}"));
+            user_error(format!(
+                "{op}: cannot reshape array of shape {from:?} into shape {shape:?}"
+            ));
         }
         out[i] = size / known;
     } else if known != size {
-        user_error(format!("{op}: cannot reshape array of shape {from:?} (size {size}) into shape {shape:?}"));
+        user_error(format!(
+            "{op}: cannot reshape array of shape {from:?} (size {size}) into shape {shape:?}"
+        ));
     }
     out
 }
@@ -50,10 +63,16 @@ pub fn transpose(x: impl ArrayLike, axes: Option<&[i64]>) -> Array {
         None => (0..x.ndim()).rev().collect(),
         Some(a) => {
             if a.len() != x.ndim() {
-                user_error(format!("transpose: axes {a:?} don't match array of shape {:?}", x.shape()));
+                user_error(format!(
+                    "transpose: axes {a:?} don't match array of shape {:?}",
+                    x.shape()
+                ));
             }
-            let p: Vec<usize> = a.iter().map(|&ax| canonical_axis("transpose", ax, x.ndim())).collect();
             canonical_axes("transpose", a, x.ndim());
+            let mut p = Vec::with_capacity(a.len());
+            for &ax in a {
+                p.push(canonical_axis("transpose", ax, x.ndim()));
+            }
             p
         }
     };
@@ -64,7 +83,10 @@ pub fn transpose(x: impl ArrayLike, axes: Option<&[i64]>) -> Array {
 #[track_caller]
 pub fn swapaxes(x: impl ArrayLike, axis1: i64, axis2: i64) -> Array {
     let x = x.to_array();
-    let (a, b) = (canonical_axis("swapaxes", axis1, x.ndim()), canonical_axis("swapaxes", axis2, x.ndim()));
+    let (a, b) = (
+        canonical_axis("swapaxes", axis1, x.ndim()),
+        canonical_axis("swapaxes", axis2, x.ndim()),
+    );
     let mut perm: Vec<usize> = (0..x.ndim()).collect();
     perm.swap(a, b);
     lax::transpose(&x, &perm)
@@ -87,7 +109,10 @@ pub fn broadcast_to(x: impl ArrayLike, shape: &[usize]) -> Array {
     let x = x.to_array();
     let b = broadcast_shapes("broadcast_to", &[x.shape(), shape]);
     if b != shape {
-        user_error(format!("broadcast_to: cannot broadcast shape {:?} to {shape:?}", x.shape()));
+        user_error(format!(
+            "broadcast_to: cannot broadcast shape {:?} to {shape:?}",
+            x.shape()
+        ));
     }
     broadcast_to_shape(&x, shape)
 }
@@ -178,22 +203,47 @@ pub fn stack(xs: &[Array], axis: i64) -> Array {
         ));
     }
     let a = canonical_axis("stack", axis, xs[0].ndim() + 1);
-    let expanded: Vec<Array> = promote_all(xs).iter().map(|x| lax::expand_dims(x, &[a])).collect();
+    let expanded: Vec<Array> = promote_all(xs)
+        .iter()
+        .map(|x| lax::expand_dims(x, &[a]))
+        .collect();
     lax::concatenate(&expanded, a)
 }
 
 /// Stacks horizontally (axis 1, or 0 for 1-d arrays).
 #[track_caller]
 pub fn hstack(xs: &[Array]) -> Array {
-    let xs: Vec<Array> = xs.iter().map(|x| if x.ndim() == 0 { lax::reshape(x, &[1]) } else { x.clone() }).collect();
-    let axis = if xs.first().is_some_and(|x| x.ndim() == 1) { 0 } else { 1 };
+    let xs: Vec<Array> = xs
+        .iter()
+        .map(|x| {
+            if x.ndim() == 0 {
+                lax::reshape(x, &[1])
+            } else {
+                x.clone()
+            }
+        })
+        .collect();
+    let axis = if xs.first().is_some_and(|x| x.ndim() == 1) {
+        0
+    } else {
+        1
+    };
     concatenate(&xs, axis)
 }
 
 /// Stacks vertically (rows; 1-d arrays become rows).
 #[track_caller]
 pub fn vstack(xs: &[Array]) -> Array {
-    let xs: Vec<Array> = xs.iter().map(|x| if x.ndim() < 2 { lax::reshape(x, &[1, x.size()]) } else { x.clone() }).collect();
+    let xs: Vec<Array> = xs
+        .iter()
+        .map(|x| {
+            if x.ndim() < 2 {
+                lax::reshape(x, &[1, x.size()])
+            } else {
+                x.clone()
+            }
+        })
+        .collect();
     concatenate(&xs, 0)
 }
 
@@ -233,7 +283,9 @@ pub fn split(x: impl ArrayLike, sections: impl Into<Sections>, axis: i64) -> Vec
     let bounds: Vec<usize> = match sections.into() {
         Sections::Equal(k) => {
             if k == 0 || n % k != 0 {
-                user_error(format!("split: array split does not result in an equal division ({n} into {k})"));
+                user_error(format!(
+                    "split: array split does not result in an equal division ({n} into {k})"
+                ));
             }
             (0..=k).map(|i| i * n / k).collect()
         }
@@ -289,7 +341,9 @@ pub fn repeat(x: impl ArrayLike, repeats: usize, axis: Option<i64>) -> Array {
     };
     let mut big = x.shape().to_vec();
     big.insert(a + 1, repeats);
-    let dims: Vec<usize> = (0..x.ndim()).map(|d| if d <= a { d } else { d + 1 }).collect();
+    let dims: Vec<usize> = (0..x.ndim())
+        .map(|d| if d <= a { d } else { d + 1 })
+        .collect();
     let b = lax::broadcast_in_dim(&x, &big, &dims);
     let mut out = x.shape().to_vec();
     out[a] *= repeats;
@@ -342,13 +396,24 @@ pub enum PadMode {
 
 /// Pads with a constant value: `pad_width[i] = (before, after)` for axis i.
 #[track_caller]
-pub fn pad(x: impl ArrayLike, pad_width: &[(usize, usize)], constant_value: impl ArrayLike) -> Array {
+pub fn pad(
+    x: impl ArrayLike,
+    pad_width: &[(usize, usize)],
+    constant_value: impl ArrayLike,
+) -> Array {
     let x = x.to_array();
     if pad_width.len() != x.ndim() {
-        user_error(format!("pad: pad_width has {} entries for an array of shape {:?}", pad_width.len(), x.shape()));
+        user_error(format!(
+            "pad: pad_width has {} entries for an array of shape {:?}",
+            pad_width.len(),
+            x.shape()
+        ));
     }
     let v = constant_value.operand().materialize(x.dtype(), false);
-    let cfg: Vec<(i64, i64, usize)> = pad_width.iter().map(|&(lo, hi)| (lo as i64, hi as i64, 0)).collect();
+    let cfg: Vec<(i64, i64, usize)> = pad_width
+        .iter()
+        .map(|&(lo, hi)| (lo as i64, hi as i64, 0))
+        .collect();
     lax::pad(&x, &v, &cfg)
 }
 
@@ -357,7 +422,11 @@ pub fn pad(x: impl ArrayLike, pad_width: &[(usize, usize)], constant_value: impl
 pub fn pad_with(x: impl ArrayLike, pad_width: &[(usize, usize)], mode: PadMode) -> Array {
     let mut x = x.to_array();
     if pad_width.len() != x.ndim() {
-        user_error(format!("pad: pad_width has {} entries for an array of shape {:?}", pad_width.len(), x.shape()));
+        user_error(format!(
+            "pad: pad_width has {} entries for an array of shape {:?}",
+            pad_width.len(),
+            x.shape()
+        ));
     }
     if mode == PadMode::Constant {
         return pad(&x, pad_width, 0);
@@ -365,7 +434,9 @@ pub fn pad_with(x: impl ArrayLike, pad_width: &[(usize, usize)], mode: PadMode) 
     for (axis, &(lo, hi)) in pad_width.iter().enumerate() {
         let n = x.shape()[axis];
         if n == 0 && lo + hi > 0 {
-            user_error(format!("pad: cannot pad an empty axis {axis} with mode {mode:?}"));
+            user_error(format!(
+                "pad: cannot pad an empty axis {axis} with mode {mode:?}"
+            ));
         }
         let idx = |i: i64| -> usize { pad_source_index(mode, i, n) };
         let lo_idx: Vec<usize> = (0..lo).map(|k| idx(k as i64 - lo as i64)).collect();
@@ -391,13 +462,21 @@ fn pad_source_index(mode: PadMode, i: i64, n: usize) -> usize {
             } else {
                 let p = 2 * (n - 1);
                 let m = i.rem_euclid(p);
-                if m < n { m } else { p - m }
+                if m < n {
+                    m
+                } else {
+                    p - m
+                }
             }
         }
         PadMode::Symmetric => {
             let p = 2 * n;
             let m = i.rem_euclid(p);
-            if m < n { m } else { p - 1 - m }
+            if m < n {
+                m
+            } else {
+                p - 1 - m
+            }
         }
     };
     r as usize

@@ -937,4 +937,3 @@ pub fn full_like_scalar(like: &Array, v: f64) -> Array {
         Array::scalar_i128(v as i128, like.dtype(), false)
     }
 }
-

@@ -32,7 +32,9 @@ impl Rng {
     /// A random shape of rank 0..=max_rank with dims 1..=max_dim.
     pub fn shape(&mut self, max_rank: usize, max_dim: usize) -> Vec<usize> {
         let r = self.int(0, max_rank as i64) as usize;
-        (0..r).map(|_| self.int(1, max_dim as i64) as usize).collect()
+        (0..r)
+            .map(|_| self.int(1, max_dim as i64) as usize)
+            .collect()
     }
 }
 
@@ -74,7 +76,10 @@ pub fn int_range(dtype: DType) -> (f64, f64) {
 
 /// Rounds an f64 to `dtype` and back (the value a correctly rounded result has).
 pub fn round_to(dtype: DType, v: f64) -> f64 {
-    Literal::from_vec(&[], vec![v]).convert(dtype).data().get_f64(0)
+    Literal::from_vec(&[], vec![v])
+        .convert(dtype)
+        .data()
+        .get_f64(0)
 }
 
 /// Relative tolerance for results of `dtype` (a few units in the last place).
@@ -99,13 +104,17 @@ pub fn assert_close(what: &str, got: &[f64], want: &[f64], rtol: f64, atol: f64)
         } else {
             (g - w).abs() <= atol + rtol * w.abs()
         };
-        assert!(ok, "{what}: element {i}: got {g}, want {w} (rtol {rtol}, atol {atol})");
+        assert!(
+            ok,
+            "{what}: element {i}: got {g}, want {w} (rtol {rtol}, atol {atol})"
+        );
     }
 }
 
 /// Runs `f`, expecting a panic whose message contains every string in `needles`.
-pub fn expect_panic(f: impl FnOnce() + std::panic::UnwindSafe, needles: &[&str]) -> String {
-    let err = std::panic::catch_unwind(f).expect_err("expected a panic");
+pub fn expect_panic(f: impl FnOnce(), needles: &[&str]) -> String {
+    let err =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("expected a panic");
     let msg = err
         .downcast_ref::<String>()
         .cloned()
