@@ -26,7 +26,7 @@ pub fn resolve_shape(op: &str, shape: &[i64], size: usize, from: &[usize]) -> Ve
         .product();
     let mut out: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(&i) = unknown.first() {
-        if known == 0 || size % known != 0 {
+        if known == 0 || !size.is_multiple_of(known) {
             user_error(format!(
                 "{op}: cannot reshape array of shape {from:?} into shape {shape:?}"
             ));
@@ -282,7 +282,7 @@ pub fn split(x: impl ArrayLike, sections: impl Into<Sections>, axis: i64) -> Vec
     let n = x.shape()[a];
     let bounds: Vec<usize> = match sections.into() {
         Sections::Equal(k) => {
-            if k == 0 || n % k != 0 {
+            if k == 0 || !n.is_multiple_of(k) {
                 user_error(format!(
                     "split: array split does not result in an equal division ({n} into {k})"
                 ));
