@@ -17,6 +17,10 @@ impl<T: NativeType> Element for T {}
 #[derive(Clone)]
 pub struct Array(Arc<Repr>);
 
+// Arrays are immutable, so observing one after a caught panic is fine.
+impl std::panic::UnwindSafe for Array {}
+impl std::panic::RefUnwindSafe for Array {}
+
 enum Repr {
     Concrete { aval: Aval, buffer: Buffer },
     Traced(Tracer),

@@ -17,6 +17,7 @@ pub mod display;
 pub mod dtypes;
 pub mod error;
 pub mod lax;
+mod methods;
 pub mod nn;
 pub mod numpy;
 mod ops;

@@ -173,13 +173,16 @@ pub fn try_broadcast_shapes(shapes: &[&[usize]]) -> Option<Vec<usize>> {
 /// NumPy broadcasting of shapes; panics naming `op` and the shapes when they clash.
 #[track_caller]
 pub fn broadcast_shapes(op: &str, shapes: &[&[usize]]) -> Vec<usize> {
-    try_broadcast_shapes(shapes).unwrap_or_else(|| {
-        let list: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
-        user_error(format!(
-            "{op}: shapes {} do not broadcast",
-            list.join(" and ")
-        ))
-    })
+    match try_broadcast_shapes(shapes) {
+        Some(s) => s,
+        None => {
+            let list: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
+            user_error(format!(
+                "{op}: shapes {} do not broadcast",
+                list.join(" and ")
+            ))
+        }
+    }
 }
 
 /// Broadcasts `x` to `shape` (right-aligned, NumPy rules).
@@ -247,7 +250,10 @@ pub fn canonical_axis(op: &str, axis: i64, ndim: usize) -> usize {
 /// Normalizes several axes (sorted, deduplicated check).
 #[track_caller]
 pub fn canonical_axes(op: &str, axes: &[i64], ndim: usize) -> Vec<usize> {
-    let mut out: Vec<usize> = axes.iter().map(|&a| canonical_axis(op, a, ndim)).collect();
+    let mut out: Vec<usize> = Vec::with_capacity(axes.len());
+    for &a in axes {
+        out.push(canonical_axis(op, a, ndim));
+    }
     out.sort_unstable();
     if out.windows(2).any(|w| w[0] == w[1]) {
         user_error(format!("{op}: repeated axis in {axes:?}"));

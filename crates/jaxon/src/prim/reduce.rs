@@ -103,10 +103,7 @@ impl Primitive for Reduce {
     }
 
     fn params(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("axes", tuple_text(&self.axes)),
-            ("out_sharding", "None".into()),
-        ]
+        vec![("axes", tuple_text(&self.axes))]
     }
 
     fn abstract_eval(&self, inputs: &[Aval]) -> Result<Vec<Aval>, String> {

@@ -377,8 +377,8 @@ impl Primitive for Slice {
             ));
         }
         let mut shape = Vec::with_capacity(r);
-        for d in 0..r {
-            let (s, l, st) = (self.start_indices[d], self.limit_indices[d], strides[d]);
+        for (d, &st) in strides.iter().enumerate() {
+            let (s, l) = (self.start_indices[d], self.limit_indices[d]);
             if s > l || l > x.shape[d] || st == 0 {
                 return Err(format!(
                     "invalid slice of dim {d} (size {}): start {s}, limit {l}, stride {st}",
