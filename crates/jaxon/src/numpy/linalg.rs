@@ -316,14 +316,15 @@ pub fn tensordot(a: impl ArrayLike, b: impl ArrayLike, axes: impl Into<Tensordot
                     "tensordot: axes lists must have equal length, got {x:?} and {y:?}"
                 ));
             }
-            (
-                x.iter()
-                    .map(|&i| canonical_axis("tensordot", i, an))
-                    .collect(),
-                y.iter()
-                    .map(|&i| canonical_axis("tensordot", i, bn))
-                    .collect(),
-            )
+            // Loops, not closures: canonical_axis reports the caller's line.
+            let (mut ad, mut bd) = (Vec::new(), Vec::new());
+            for &i in &x {
+                ad.push(canonical_axis("tensordot", i, an));
+            }
+            for &i in &y {
+                bd.push(canonical_axis("tensordot", i, bn));
+            }
+            (ad, bd)
         }
     };
     for (name, d) in [("first", &ad), ("second", &bd)] {
@@ -483,7 +484,10 @@ pub fn einsum_with(
         Some(_) => user_error(format!("einsum: more than one \"->\" in {subscripts:?}")),
         None => (spec.as_str(), None),
     };
-    let terms: Vec<Term> = lhs.split(',').map(|t| parse_term(subscripts, t)).collect();
+    let mut terms: Vec<Term> = Vec::new();
+    for t in lhs.split(',') {
+        terms.push(parse_term(subscripts, t));
+    }
     if operands.is_empty() || terms.len() != operands.len() {
         user_error(format!(
             "einsum: {subscripts:?} names {} operands but {} were given",
@@ -567,10 +571,11 @@ pub fn einsum_with(
     }
 
     // Diagonals first, then each label's size (size 1 broadcasts).
-    ops = ops
-        .into_iter()
-        .map(|o| take_diagonals(subscripts, o))
-        .collect();
+    let mut diag = Vec::new();
+    for o in ops {
+        diag.push(take_diagonals(subscripts, o));
+    }
+    ops = diag;
     let mut sizes: Vec<(u32, usize)> = Vec::new();
     for o in &ops {
         for (d, &l) in o.labels.iter().enumerate() {

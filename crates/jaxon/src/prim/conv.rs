@@ -251,8 +251,10 @@ impl ConvSpec {
         let d = match self {
             ConvSpec::Default => ConvDimensionNumbers::default_for_rank(ndim),
             ConvSpec::Numbers(d) => d.clone(),
-            ConvSpec::Strings(l, r, o) => ConvDimensionNumbers::from_strings(l, r, o)
-                .unwrap_or_else(|e| user_error(format!("{op}: {e}"))),
+            ConvSpec::Strings(l, r, o) => match ConvDimensionNumbers::from_strings(l, r, o) {
+                Ok(d) => d,
+                Err(e) => user_error(format!("{op}: {e}")),
+            },
         };
         for spec in [&d.lhs_spec, &d.rhs_spec, &d.out_spec] {
             if spec.len() != ndim {
