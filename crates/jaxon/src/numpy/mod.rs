@@ -21,13 +21,13 @@ pub use cumulative::*;
 pub use indexing::*;
 pub use linalg::*;
 pub use math::*;
-pub use reductions::*;
-pub use shape_ops::*;
-pub use sorting::*;
 pub use promote::{
     broadcast_shapes, broadcast_to_shape, canonical_axes, canonical_axis, promote_dtypes,
     promote_operands, to_inexact, try_broadcast_shapes, ArrayLike, Operand,
 };
+pub use reductions::*;
+pub use shape_ops::*;
+pub use sorting::*;
 
 /// Index marker for a new axis of size 1 (`x.i((NewAxis, ..))`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
