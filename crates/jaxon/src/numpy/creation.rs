@@ -118,9 +118,10 @@ pub fn full(shape: &[usize], fill_value: impl ArrayLike, dtype: Option<DType>) -
     let op = fill_value.operand();
     let v = match dtype {
         Some(d) => op.materialize(d, false),
+        // A weak scalar fill without a dtype gives a weakly typed array, as in JAX.
         None => {
             let t = op.ptype();
-            op.materialize(t.dtype, false)
+            op.materialize(t.dtype, t.weak)
         }
     };
     if v.ndim() != 0 {
@@ -208,7 +209,24 @@ pub fn arange_with(
         user_error("arange: step must not be zero");
     }
     let n = ((stop - start) / step).ceil().max(0.0) as usize;
-    let values: Vec<f64> = (0..n).map(|i| start + i as f64 * step).collect();
+    let values: Vec<f64> = if dtype.is_float() {
+        // Like NumPy's arange (which JAX uses for concrete bounds): the step is the
+        // difference of the first two values in `dtype`, and each value is
+        // start + i * delta rounded in `dtype` (half types compute in float32).
+        let calc = if dtype == DType::F64 {
+            DType::F64
+        } else {
+            DType::F32
+        };
+        let r = |v: f64, d: DType| Literal::scalar_f64(d, v).data().get_f64(0);
+        let first = r(start, dtype);
+        let delta = r(r(start + step, dtype) - first, calc);
+        (0..n)
+            .map(|i| r(first + r(i as f64 * delta, calc), calc))
+            .collect()
+    } else {
+        (0..n).map(|i| start + i as f64 * step).collect()
+    };
     from_f64_values(&[n], &values, dtype)
 }
 

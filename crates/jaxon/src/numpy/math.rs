@@ -19,7 +19,34 @@ fn pair(op: &str, x: impl ArrayLike, y: impl ArrayLike) -> (Array, Array) {
 #[track_caller]
 fn binary(op: &str, kind: BinaryKind, x: impl ArrayLike, y: impl ArrayLike) -> Array {
     let (x, y) = pair(op, x, y);
+    // Like JAX: bool + bool is logical or, bool * bool logical and; unsigned >> is logical.
+    let kind = match (kind, x.dtype()) {
+        (BinaryKind::Add, DType::Bool) => BinaryKind::Or,
+        (BinaryKind::Mul, DType::Bool) => BinaryKind::And,
+        (BinaryKind::ShiftRightArithmetic, d) if d.is_unsigned_int() => {
+            BinaryKind::ShiftRightLogical
+        }
+        (k, _) => k,
+    };
     lax::binary(kind, &x, &y)
+}
+
+/// A scalar `v` broadcast to `like`'s shape and dtype (select needs equal shapes).
+#[track_caller]
+fn filled(like: &Array, v: f64) -> Array {
+    let s = lax::full_like_scalar(like, v);
+    if like.ndim() == 0 {
+        s
+    } else {
+        lax::broadcast_in_dim(&s, like.shape(), &[])
+    }
+}
+
+/// For integer division: the divisor with zeros replaced by one (JAX's remainder and
+/// fmod give 0 for a zero integer divisor).
+#[track_caller]
+fn nonzero_divisor(y: &Array) -> Array {
+    lax::select(&lax::eq(y, &filled(y, 0.0)), &filled(y, 1.0), y)
 }
 
 macro_rules! np_binary {
@@ -81,15 +108,18 @@ pub fn floor_divide(x: impl ArrayLike, y: impl ArrayLike) -> Array {
     let (x, y) = pair("floor_divide", x, y);
     if x.dtype().is_float() {
         let q = lax::div(&lax::sub(&x, &remainder(&x, &y)), &y);
-        return lax::round(&q, RoundingMethod::ToNearestEven);
+        let q = lax::round(&q, RoundingMethod::ToNearestEven);
+        // A zero divisor gives x / y (±inf or NaN), as in JAX.
+        return lax::select(&lax::eq(&y, &filled(&y, 0.0)), &lax::div(&x, &y), &q);
     }
     if x.dtype().is_unsigned_int() || x.dtype().is_bool() {
         return lax::div(&x, &y);
     }
-    // Truncated quotient, minus one where the signs differ and the division is inexact.
+    // Truncated quotient, minus one where the signs differ and the division is inexact
+    // (signs compared with `sign` like JAX, so a zero divisor gives -1 - 1 for x != 0).
     let q = lax::div(&x, &y);
     let zero = Array::scalar_i128(0, x.dtype(), false);
-    let signs_differ = lax::ne(&lax::lt(&x, &zero), &lax::lt(&y, &zero));
+    let signs_differ = lax::ne(&lax::sign(&x), &lax::sign(&y));
     let inexact = lax::ne(&lax::rem(&x, &y), &zero);
     let fix = lax::bitwise_and(&signs_differ, &inexact);
     let one = Array::scalar_i128(1, x.dtype(), false);
@@ -100,6 +130,11 @@ pub fn floor_divide(x: impl ArrayLike, y: impl ArrayLike) -> Array {
 #[track_caller]
 pub fn remainder(x: impl ArrayLike, y: impl ArrayLike) -> Array {
     let (x, y) = pair("remainder", x, y);
+    let y = if x.dtype().is_float() {
+        y
+    } else {
+        nonzero_divisor(&y)
+    };
     let r = lax::rem(&x, &y);
     if x.dtype().is_unsigned_int() || x.dtype().is_bool() {
         return r;
@@ -126,7 +161,12 @@ pub fn mod_(x: impl ArrayLike, y: impl ArrayLike) -> Array {
 /// Remainder with the dividend's sign (C `fmod`).
 #[track_caller]
 pub fn fmod(x: impl ArrayLike, y: impl ArrayLike) -> Array {
-    binary("fmod", BinaryKind::Rem, x, y)
+    let (x, y) = pair("fmod", x, y);
+    if x.dtype().is_float() {
+        lax::rem(&x, &y)
+    } else {
+        lax::rem(&x, &nonzero_divisor(&y))
+    }
 }
 
 /// x ** y. An integer Rust scalar exponent on a float array uses `integer_pow`.
@@ -163,8 +203,8 @@ pub fn hypot(x: impl ArrayLike, y: impl ArrayLike) -> Array {
     let (ax, ay) = (lax::abs(&x), lax::abs(&y));
     let hi = lax::max(&ax, &ay);
     let lo = lax::min(&ax, &ay);
-    let zero = Array::scalar_f64(0.0, hi.dtype(), false);
-    let safe_hi = lax::select(&lax::eq(&hi, &zero), &lax::full_like_scalar(&hi, 1.0), &hi);
+    let zero = filled(&hi, 0.0);
+    let safe_hi = lax::select(&lax::eq(&hi, &zero), &filled(&hi, 1.0), &hi);
     let r = lax::div(&lo, &safe_hi);
     let out = lax::mul(
         &hi,
@@ -174,7 +214,7 @@ pub fn hypot(x: impl ArrayLike, y: impl ArrayLike) -> Array {
         )),
     );
     // Infinity wins over NaN, as in C hypot.
-    let inf = lax::full_like_scalar(&out, f64::INFINITY);
+    let inf = filled(&out, f64::INFINITY);
     lax::select(&lax::eq(&hi, &inf), &inf, &out)
 }
 
@@ -392,10 +432,10 @@ pub fn square(x: impl ArrayLike) -> Array {
     lax::integer_pow(&x.to_array(), 2)
 }
 
-/// 1 / x (integers stay integers, like jnp.reciprocal).
+/// 1 / x (integers are promoted to float, like jnp.reciprocal).
 #[track_caller]
 pub fn reciprocal(x: impl ArrayLike) -> Array {
-    let x = x.to_array();
+    let x = to_inexact(x.operand());
     lax::integer_pow(&x, -1)
 }
 
@@ -441,13 +481,22 @@ pub fn rint(x: impl ArrayLike) -> Array {
 /// Rounds half to even at `decimals` decimal places (like jnp.round).
 #[track_caller]
 pub fn round(x: impl ArrayLike, decimals: i32) -> Array {
-    rounding(x.operand(), |x| {
+    let x = x.operand();
+    if decimals < 0 && !x.ptype().dtype.is_float() {
+        crate::error::user_error(format!(
+            "round: decimals={decimals} < 0 is not supported for integer dtype {}",
+            x.ptype().dtype
+        ));
+    }
+    rounding(x, |x| {
         if decimals == 0 {
             return lax::round(x, RoundingMethod::ToNearestEven);
         }
         let factor = lax::full_like_scalar(x, 10f64.powi(decimals));
         let scaled = lax::round(&lax::mul(x, &factor), RoundingMethod::ToNearestEven);
-        lax::div(&scaled, &factor)
+        // Multiply by the reciprocal rather than divide: XLA rewrites the division by a
+        // constant this way, so this rounds exactly like JAX.
+        lax::mul(&scaled, &lax::full_like_scalar(x, 10f64.powi(-decimals)))
     })
 }
 
@@ -456,11 +505,11 @@ pub fn round(x: impl ArrayLike, decimals: i32) -> Array {
 pub fn sinc(x: impl ArrayLike) -> Array {
     let x = to_inexact(x.operand());
     let pix = lax::mul(&x, &lax::full_like_scalar(&x, std::f64::consts::PI));
-    let zero = lax::full_like_scalar(&x, 0.0);
+    let zero = filled(&x, 0.0);
     let is_zero = lax::eq(&x, &zero);
-    let safe = lax::select(&is_zero, &lax::full_like_scalar(&x, 1.0), &pix);
+    let safe = lax::select(&is_zero, &filled(&x, 1.0), &pix);
     let v = lax::div(&lax::sin(&safe), &safe);
-    lax::select(&is_zero, &lax::full_like_scalar(&x, 1.0), &v)
+    lax::select(&is_zero, &filled(&x, 1.0), &v)
 }
 
 /// Degrees to radians.

@@ -55,8 +55,25 @@ fn reduce_with(
     } else {
         x
     };
-    let r = lax::reduce(&x, kind, &axes);
+    let r = if upcast {
+        with_f16_upcast(&x, |x| lax::reduce(x, kind, &axes))
+    } else {
+        lax::reduce(&x, kind, &axes)
+    };
     keep(r, &axes, keepdims)
+}
+
+/// Runs `f` on float16/bfloat16 input in float32 and converts back, as JAX does for
+/// sums, products, means and variances (so half-precision sums do not overflow early).
+#[track_caller]
+fn with_f16_upcast(x: &Array, f: impl FnOnce(&Array) -> Array) -> Array {
+    let d = x.dtype();
+    if d == DType::F16 || d == DType::BF16 {
+        let r = f(&lax::convert_weak(x, DType::F32, x.weak_type()));
+        lax::convert_weak(&r, d, r.weak_type())
+    } else {
+        f(x)
+    }
 }
 
 /// Sum over `axes` (None = all).
@@ -149,8 +166,10 @@ fn count(x: &Array, axes: &[usize], like: &Array) -> Array {
 pub fn mean(x: impl ArrayLike, axes: Option<&[i64]>, keepdims: bool) -> Array {
     let x = to_inexact(x.operand());
     let ax = resolve_axes("mean", axes, x.ndim());
-    let s = lax::reduce_sum(&x, &ax);
-    let m = lax::div(&s, &count(&x, &ax, &s));
+    let m = with_f16_upcast(&x, |x| {
+        let s = lax::reduce_sum(x, &ax);
+        lax::div(&s, &count(x, &ax, &s))
+    });
     keep(m, &ax, keepdims)
 }
 
@@ -159,13 +178,16 @@ pub fn mean(x: impl ArrayLike, axes: Option<&[i64]>, keepdims: bool) -> Array {
 pub fn var(x: impl ArrayLike, axes: Option<&[i64]>, ddof: usize, keepdims: bool) -> Array {
     let x = to_inexact(x.operand());
     let ax = resolve_axes("var", axes, x.ndim());
-    let mu = keep(mean(&x, axes, false), &ax, true);
-    let centered = lax::sub(&x, &super::promote::broadcast_to_shape(&mu, x.shape()));
-    let sq = lax::mul(&centered, &centered);
-    let s = lax::reduce_sum(&sq, &ax);
-    let n: usize = ax.iter().map(|&a| x.shape()[a]).product();
-    let denom = lax::full_like_scalar(&s, n as f64 - ddof as f64);
-    keep(lax::div(&s, &denom), &ax, keepdims)
+    let v = with_f16_upcast(&x, |x| {
+        let mu = keep(mean(x, axes, false), &ax, true);
+        let centered = lax::sub(x, &super::promote::broadcast_to_shape(&mu, x.shape()));
+        let sq = lax::mul(&centered, &centered);
+        let s = lax::reduce_sum(&sq, &ax);
+        let n: usize = ax.iter().map(|&a| x.shape()[a]).product();
+        let denom = lax::full_like_scalar(&s, n as f64 - ddof as f64);
+        lax::div(&s, &denom)
+    });
+    keep(v, &ax, keepdims)
 }
 
 /// Standard deviation over `axes`.

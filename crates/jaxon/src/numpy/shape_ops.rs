@@ -292,8 +292,14 @@ pub fn split(x: impl ArrayLike, sections: impl Into<Sections>, axis: i64) -> Vec
         Sections::At(idx) => {
             let mut b = vec![0usize];
             for &i in &idx {
-                let i = if i < 0 { i + n as i64 } else { i };
-                b.push(i.clamp(0, n as i64) as usize);
+                let j = if i < 0 { i + n as i64 } else { i };
+                if !(0..=n as i64).contains(&j) {
+                    // JAX rejects split indices outside the axis (NumPy would clamp).
+                    user_error(format!(
+                        "split: index {i} is out of bounds for axis {a} of size {n}"
+                    ));
+                }
+                b.push(j as usize);
             }
             b.push(n);
             b

@@ -449,7 +449,14 @@ impl Primitive for Binary {
         if inputs.len() != 2 {
             return Err(format!("expects 2 operands, got {}", inputs.len()));
         }
-        let dtype = same_dtype(inputs)?;
+        // pow takes an integer exponent with a float base, like lax.pow.
+        let mixed_pow =
+            self.0 == BinaryKind::Pow && inputs[0].dtype.is_float() && inputs[1].dtype.is_int();
+        let dtype = if mixed_pow {
+            inputs[0].dtype
+        } else {
+            same_dtype(inputs)?
+        };
         check_dtype(self.0.accepts(), dtype)?;
         let shape = elementwise_shape(inputs)?;
         Ok(vec![Aval::weak(shape, dtype, all_weak(inputs))])
@@ -457,7 +464,9 @@ impl Primitive for Binary {
 
     fn lower(&self, ctx: &mut LowerCtx, args: &[Value]) -> Vec<Value> {
         let shape = ctx.out_avals[0].shape.clone();
-        let a = broadcast_scalars(ctx, args, &shape);
+        let mut a = broadcast_scalars(ctx, args, &shape);
+        let dtype = ctx.out_avals[0].dtype;
+        a[1] = ctx.b.convert(a[1], dtype);
         vec![ctx.b.binary(self.0.hlo(), a[0], a[1])]
     }
 }
@@ -536,7 +545,8 @@ impl Primitive for Compare {
         }
         same_dtype(inputs)?;
         let shape = elementwise_shape(inputs)?;
-        Ok(vec![Aval::new(shape, DType::Bool)])
+        // Like JAX: comparing two weakly typed values gives a weak bool.
+        Ok(vec![Aval::weak(shape, DType::Bool, all_weak(inputs))])
     }
 
     fn lower(&self, ctx: &mut LowerCtx, args: &[Value]) -> Vec<Value> {
