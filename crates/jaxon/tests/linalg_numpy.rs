@@ -72,12 +72,11 @@ fn check(what: &str, got: &Array, want: &(Vec<usize>, Vec<f64>, Vec<f64>), dtype
     } else {
         0.0
     };
-    for i in 0..g.len() {
+    assert_eq!(g.len(), want.1.len(), "{what}: length");
+    for (i, (&got, (&w, &mag))) in g.iter().zip(want.1.iter().zip(&want.2)).enumerate() {
         assert!(
-            (g[i] - want.1[i]).abs() <= tol * (want.2[i] + want.1[i].abs()),
-            "{what}: element {i}: got {}, want {}",
-            g[i],
-            want.1[i]
+            (got - w).abs() <= tol * (mag + w.abs()),
+            "{what}: element {i}: got {got}, want {w}"
         );
     }
 }
@@ -299,10 +298,7 @@ fn matmul_broadcasts_batch_dims() {
         }
     }
     let a = jnp::ones(&[3, 2, 4], DType::F32);
-    assert_eq!(
-        a.matmul(&jnp::ones(&[4, 5], DType::F32)).shape(),
-        &[3, 2, 5]
-    );
+    assert_eq!(a.matmul(jnp::ones(&[4, 5], DType::F32)).shape(), &[3, 2, 5]);
 }
 
 #[test]
@@ -380,8 +376,8 @@ fn vdot_inner_outer_tensordot() {
 
 #[test]
 fn promotion_and_weak_types() {
-    let i8a = jnp::array(&[[1i8, 2], [3, 4]]);
-    let f32v = jnp::array(&[1.0f32, 0.5]);
+    let i8a = jnp::array([[1i8, 2], [3, 4]]);
+    let f32v = jnp::array([1.0f32, 0.5]);
     let out = jnp::dot(&i8a, &f32v);
     assert_eq!(out.dtype(), DType::F32);
     assert_eq!(out.to_vec::<f32>(), vec![2.0, 5.0]);
@@ -392,12 +388,12 @@ fn promotion_and_weak_types() {
     let w = jnp::dot(2.0, 3.0);
     assert_eq!((w.dtype(), w.weak_type()), (DType::F32, true));
     assert_eq!(w.item::<f32>(), 6.0);
-    let m = jnp::matmul(&jnp::array(&[1i32, 2]), &jnp::array(&[[1.0f64], [2.0]]));
+    let m = jnp::matmul(jnp::array([1i32, 2]), jnp::array([[1.0f64], [2.0]]));
     assert_eq!(m.dtype(), DType::F64);
-    let e = jnp::einsum("i,i->", &[&jnp::array(&[1u8, 2]), &jnp::array(&[3i8, 4])]);
+    let e = jnp::einsum("i,i->", &[&jnp::array([1u8, 2]), &jnp::array([3i8, 4])]);
     assert_eq!(e.dtype(), DType::I16);
     assert_eq!(e.item::<i16>(), 11);
-    let b = jnp::dot(&jnp::array(&[true, false]), &jnp::array(&[false, true]));
+    let b = jnp::dot(jnp::array([true, false]), jnp::array([false, true]));
     assert_eq!((b.dtype(), b.item::<bool>()), (DType::Bool, false));
     let p = jnp::einsum_with(
         "ij,jk->ik",
@@ -448,8 +444,8 @@ fn errors_name_the_function_shapes_and_caller_line() {
     check_err!(jnp::matmul(&s, &n), &["matmul", "ndim"]);
     check_err!(
         jnp::matmul(
-            &jnp::ones(&[2, 2, 3], DType::F32),
-            &jnp::ones(&[3, 3, 1], DType::F32)
+            jnp::ones(&[2, 2, 3], DType::F32),
+            jnp::ones(&[3, 3, 1], DType::F32)
         ),
         &["matmul", "[2, 2, 3]", "[3, 3, 1]"]
     );

@@ -378,20 +378,20 @@ impl ConvGeneralDilated {
         let in_feat = lhs[d.lhs_spec[1]];
         let out_feat = rhs[d.rhs_spec[0]];
         let k_in = rhs[d.rhs_spec[1]];
-        if in_feat % fg != 0 || in_feat / fg != k_in {
+        if !in_feat.is_multiple_of(fg) || in_feat / fg != k_in {
             return Err(format!(
                 "lhs feature dimension size divided by feature_group_count must equal the rhs \
                  input feature dimension size, but {in_feat} / {fg} != {k_in} (shapes {lhs:?} \
                  and {rhs:?})"
             ));
         }
-        if out_feat % fg != 0 {
+        if !out_feat.is_multiple_of(fg) {
             return Err(format!(
                 "rhs output feature dimension size {out_feat} must be a multiple of \
                  feature_group_count {fg} (rhs shape {rhs:?})"
             ));
         }
-        if batch % bg != 0 || out_feat % bg != 0 {
+        if !batch.is_multiple_of(bg) || !out_feat.is_multiple_of(bg) {
             return Err(format!(
                 "lhs batch size {batch} and rhs output feature size {out_feat} must be multiples \
                  of batch_group_count {bg} (shapes {lhs:?} and {rhs:?})"
