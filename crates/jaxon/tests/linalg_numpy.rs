@@ -560,3 +560,18 @@ fn golden_einsum_matches_jax() {
     }
     assert!(n >= 28, "only {n} golden einsum cases");
 }
+
+#[test]
+fn jnp_dot_jaxpr_matches_jax() {
+    // jax-spec 3.2: jnp.dot(f32[3,4], f32[4,5]).
+    let b = jnp::ones(&[4, 5], DType::F32);
+    let j = make_jaxpr(move |a: Array| jnp::dot(&a, &b))(jnp::ones(&[3, 4], DType::F32));
+    let text = j.to_string();
+    assert_eq!(text.matches("dot_general").count(), 1, "{text}");
+    assert!(!text.contains("convert_element_type"), "{text}");
+    assert!(
+        text.contains("dimension_numbers=(([1], [0]), ([], []))")
+            && text.contains("preferred_element_type=float32"),
+        "{text}"
+    );
+}
