@@ -57,7 +57,7 @@ fn main() {
         let loss = -(&y * &logp).sum(None) / n;
         // d loss / d logits = (softmax - onehot) / n
         let dlogits = (logp.exp() - &y) / n;
-        let dw = jnp::matmul(&x.t(), &dlogits);
+        let dw = jnp::matmul(x.t(), &dlogits);
         let db = jnp::sum(&dlogits, Some(&[0]), false);
         w = &w - &dw * lr;
         b = &b - &db * lr;

@@ -95,7 +95,7 @@ fn cumsum_cumprod_on_every_dtype() {
 
 #[test]
 fn explicit_dtypes_scalars_and_nan_variants() {
-    let x = jnp::array([[1i8, 2, 3], [4, 5, 6]]);
+    let x = jnp::array(&[[1i8, 2, 3], [4, 5, 6]]);
     let f = jnp::cumsum_with(&x, Some(1), Some(DType::F32));
     assert_eq!(f.dtype(), DType::F32);
     assert_eq!(f.to_vec::<f32>(), vec![1.0, 3.0, 6.0, 4.0, 9.0, 15.0]);
@@ -103,7 +103,7 @@ fn explicit_dtypes_scalars_and_nan_variants() {
     assert_eq!(i.dtype(), DType::I8);
     assert_eq!(i.to_vec::<i8>(), vec![1, 2, 3, 5, 7, 9]);
     // dtype=bool accumulates in int and converts back: "any so far".
-    let b = jnp::cumsum_with(jnp::array([0i32, 0, 2, -2]), None, Some(DType::Bool));
+    let b = jnp::cumsum_with(jnp::array(&[0i32, 0, 2, -2]), None, Some(DType::Bool));
     assert_eq!(b.dtype(), DType::Bool);
     assert_eq!(b.to_vec::<bool>(), vec![false, false, true, true]);
     let p = jnp::cumprod_with(&x, None, Some(DType::I64));
@@ -114,7 +114,7 @@ fn explicit_dtypes_scalars_and_nan_variants() {
         (s.shape(), s.dtype(), s.weak_type()),
         (&[1usize][..], DType::F32, false)
     );
-    let n = jnp::array([1.0f32, f32::NAN, 2.0]);
+    let n = jnp::array(&[1.0f32, f32::NAN, 2.0]);
     assert_eq!(
         jnp::nancumsum(&n, Some(0)).to_vec::<f32>(),
         vec![1.0, 1.0, 3.0]
@@ -126,13 +126,13 @@ fn explicit_dtypes_scalars_and_nan_variants() {
     let plain = jnp::cumsum(&n, Some(0)).to_vec::<f32>();
     assert!(plain[1].is_nan() && plain[2].is_nan());
     // Bools count.
-    let c = jnp::cumsum(jnp::array([true, true, false, true]), None);
+    let c = jnp::cumsum(jnp::array(&[true, true, false, true]), None);
     assert_eq!(
         (c.dtype(), c.to_vec::<i32>()),
         (DType::I32, vec![1, 2, 2, 3])
     );
     // Unsigned narrow ints accumulate in uint32.
-    let u = jnp::cumsum(jnp::array([200u8, 100]), None);
+    let u = jnp::cumsum(jnp::array(&[200u8, 100]), None);
     assert_eq!((u.dtype(), u.to_vec::<u32>()), (DType::U32, vec![200, 300]));
 }
 

@@ -24,7 +24,11 @@ fn erf_ref(x: f64) -> f64 {
 }
 
 /// (primitive, reference, input domain, tolerance in units of the dtype's tolerance).
-fn unary_cases() -> Vec<(UnaryKind, fn(f64) -> f64, (f64, f64), f64)> {
+type UnaryCase = (UnaryKind, fn(f64) -> f64, (f64, f64), f64);
+type IntRef = Box<dyn Fn(i128, i128) -> i128>;
+type CompareCase = (fn(&Array, &Array) -> Array, fn(f64, f64) -> bool);
+
+fn unary_cases() -> Vec<UnaryCase> {
     use UnaryKind::*;
     vec![
         (Neg, |x| -x, (-5.0, 5.0), 0.0),
@@ -260,7 +264,7 @@ fn binary_integer_ops_wrap_and_follow_xla_conventions() {
         let xv: Vec<i128> = (0..x.size())
             .map(|i| x.to_literal().data().get_i128(i))
             .collect();
-        let cases: Vec<(BinaryKind, Box<dyn Fn(i128, i128) -> i128>)> = vec![
+        let cases: Vec<(BinaryKind, IntRef)> = vec![
             (Add, Box::new(|a, b| a + b)),
             (Sub, Box::new(|a, b| a - b)),
             (Mul, Box::new(|a, b| a * b)),
@@ -322,7 +326,7 @@ fn comparisons_on_every_dtype() {
         let x = random_array(&mut rng, dtype, &shape, -3.0, 3.0);
         let y = random_array(&mut rng, dtype, &shape, -3.0, 3.0);
         let (xv, yv) = (x.to_f64_vec(), y.to_f64_vec());
-        let fns: [(fn(&Array, &Array) -> Array, fn(f64, f64) -> bool); 6] = [
+        let fns: [CompareCase; 6] = [
             (lax::eq, |a, b| a == b),
             (lax::ne, |a, b| a != b),
             (lax::lt, |a, b| a < b),

@@ -376,8 +376,8 @@ fn vdot_inner_outer_tensordot() {
 
 #[test]
 fn promotion_and_weak_types() {
-    let i8a = jnp::array([[1i8, 2], [3, 4]]);
-    let f32v = jnp::array([1.0f32, 0.5]);
+    let i8a = jnp::array(&[[1i8, 2], [3, 4]]);
+    let f32v = jnp::array(&[1.0f32, 0.5]);
     let out = jnp::dot(&i8a, &f32v);
     assert_eq!(out.dtype(), DType::F32);
     assert_eq!(out.to_vec::<f32>(), vec![2.0, 5.0]);
@@ -388,12 +388,12 @@ fn promotion_and_weak_types() {
     let w = jnp::dot(2.0, 3.0);
     assert_eq!((w.dtype(), w.weak_type()), (DType::F32, true));
     assert_eq!(w.item::<f32>(), 6.0);
-    let m = jnp::matmul(jnp::array([1i32, 2]), jnp::array([[1.0f64], [2.0]]));
+    let m = jnp::matmul(jnp::array(&[1i32, 2]), jnp::array(&[[1.0f64], [2.0]]));
     assert_eq!(m.dtype(), DType::F64);
-    let e = jnp::einsum("i,i->", &[&jnp::array([1u8, 2]), &jnp::array([3i8, 4])]);
+    let e = jnp::einsum("i,i->", &[&jnp::array(&[1u8, 2]), &jnp::array(&[3i8, 4])]);
     assert_eq!(e.dtype(), DType::I16);
     assert_eq!(e.item::<i16>(), 11);
-    let b = jnp::dot(jnp::array([true, false]), jnp::array([false, true]));
+    let b = jnp::dot(jnp::array(&[true, false]), jnp::array(&[false, true]));
     assert_eq!((b.dtype(), b.item::<bool>()), (DType::Bool, false));
     let p = jnp::einsum_with(
         "ij,jk->ik",

@@ -332,7 +332,7 @@ fn cumulative_ops_random_on_every_dtype() {
 
 #[test]
 fn cumulative_edge_values() {
-    let x = jaxon::numpy::array([1.0f32, f32::NAN, 3.0, -2.0]);
+    let x = jaxon::numpy::array(&[1.0f32, f32::NAN, 3.0, -2.0]);
     let m = lax::cummax(&x, 0, false).to_vec::<f32>();
     assert_eq!(m[0], 1.0);
     assert!(m[1..].iter().all(|v| v.is_nan()), "{m:?}");
@@ -340,7 +340,7 @@ fn cumulative_edge_values() {
     assert_eq!(&m[2..], &[-2.0, -2.0]);
     assert!(m[..2].iter().all(|v| v.is_nan()), "{m:?}");
     // logsumexp stays finite for huge inputs and handles -inf.
-    let y = jaxon::numpy::array([f32::NEG_INFINITY, 1000.0, 1000.0, f32::NEG_INFINITY]);
+    let y = jaxon::numpy::array(&[f32::NEG_INFINITY, 1000.0, 1000.0, f32::NEG_INFINITY]);
     let l = lax::cumlogsumexp(&y, 0, false).to_vec::<f32>();
     assert_eq!(l[0], f32::NEG_INFINITY);
     assert_eq!(l[1], 1000.0);

@@ -94,15 +94,63 @@ impl<T: HostData + ?Sized> HostData for &T {
 /// let s = jnp::array(2.5f32);
 /// assert_eq!(s.ndim(), 0);
 /// ```
-pub fn array<D: HostData>(data: D) -> Array {
+pub fn array<D: ArrayData>(data: D) -> Array {
     let mut values = Vec::new();
-    let shape = data.collect_into(&mut values);
+    let shape = data.host().collect_into(&mut values);
     Array::from_literal(Literal::from_vec(&shape, values), false)
 }
 
+/// What [`array`] accepts: a Rust scalar, a `Vec`, or a reference to a slice, an
+/// array or nested arrays. (Fixed-size arrays are taken by reference only, so
+/// `jnp::array(&[1.0f32, 2.0])` is the one spelling.)
+pub trait ArrayData {
+    type Data: HostData + ?Sized;
+    fn host(&self) -> &Self::Data;
+}
+
+impl<D: HostData + ?Sized> ArrayData for &D {
+    type Data = D;
+    fn host(&self) -> &D {
+        self
+    }
+}
+
+impl<T: HostData> ArrayData for Vec<T> {
+    type Data = Vec<T>;
+    fn host(&self) -> &Vec<T> {
+        self
+    }
+}
+
+macro_rules! scalar_array_data {
+    ($($t:ty),*) => {$(
+        impl ArrayData for $t {
+            type Data = $t;
+            fn host(&self) -> &$t {
+                self
+            }
+        }
+    )*};
+}
+scalar_array_data!(
+    bool,
+    i8,
+    i16,
+    i32,
+    i64,
+    u8,
+    u16,
+    u32,
+    u64,
+    f32,
+    f64,
+    half::f16,
+    half::bf16
+);
+
 /// `array` then `astype(dtype)`.
 #[track_caller]
-pub fn array_as<D: HostData>(data: D, dtype: DType) -> Array {
+pub fn array_as<D: ArrayData>(data: D, dtype: DType) -> Array {
     lax::convert_element_type(&array(data), dtype)
 }
 
