@@ -229,13 +229,9 @@ native_float!(f32, F32, |v| v as f32, |v| v as f64, |v| v as f32);
 native_float!(f64, F64, |v| v, |v| v, |v| v as f64);
 // i128 -> f32 rounds once, then f32 -> f16 may round again; for the integer
 // magnitudes that fit f16 (< 65520) the first step is exact, so this is correct.
-native_float!(
-    f16,
-    F16,
-    f16::from_f64,
-    f16::to_f64,
-    |v| f16::from_f32(v as f32)
-);
+native_float!(f16, F16, f16::from_f64, f16::to_f64, |v| f16::from_f32(
+    v as f32
+));
 native_float!(
     bf16,
     BF16,

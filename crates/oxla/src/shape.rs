@@ -20,7 +20,10 @@ impl Shape {
 
     /// A 0-d shape.
     pub fn scalar(dtype: DType) -> Shape {
-        Shape { dtype, dims: vec![] }
+        Shape {
+            dtype,
+            dims: vec![],
+        }
     }
 
     pub fn rank(&self) -> usize {

@@ -41,11 +41,15 @@ impl Builder {
     }
 
     fn current(&self) -> &Computation {
-        self.stack.last().expect("builder has a current computation")
+        self.stack
+            .last()
+            .expect("builder has a current computation")
     }
 
     fn current_mut(&mut self) -> &mut Computation {
-        self.stack.last_mut().expect("builder has a current computation")
+        self.stack
+            .last_mut()
+            .expect("builder has a current computation")
     }
 
     /// The shape of a value of the current computation.
@@ -91,7 +95,12 @@ impl Builder {
     pub fn add(&mut self, op: Op, operands: &[Value]) -> Value {
         let name = op.name();
         let results = self.add_multi(op, operands);
-        assert_eq!(results.len(), 1, "oxla builder: {name} has {} results", results.len());
+        assert_eq!(
+            results.len(),
+            1,
+            "oxla builder: {name} has {} results",
+            results.len()
+        );
         results[0]
     }
 
@@ -189,7 +198,12 @@ impl Builder {
         self.add(Op::Convert { dtype }, &[x])
     }
 
-    pub fn broadcast_in_dim(&mut self, x: Value, out_dims: &[usize], broadcast_dims: &[usize]) -> Value {
+    pub fn broadcast_in_dim(
+        &mut self,
+        x: Value,
+        out_dims: &[usize],
+        broadcast_dims: &[usize],
+    ) -> Value {
         self.add(
             Op::BroadcastInDim {
                 out_dims: out_dims.to_vec(),
@@ -203,14 +217,30 @@ impl Builder {
         if self.shape(x).dims == dims {
             return x;
         }
-        self.add(Op::Reshape { dims: dims.to_vec() }, &[x])
+        self.add(
+            Op::Reshape {
+                dims: dims.to_vec(),
+            },
+            &[x],
+        )
     }
 
     pub fn transpose(&mut self, x: Value, perm: &[usize]) -> Value {
-        self.add(Op::Transpose { perm: perm.to_vec() }, &[x])
+        self.add(
+            Op::Transpose {
+                perm: perm.to_vec(),
+            },
+            &[x],
+        )
     }
 
-    pub fn slice(&mut self, x: Value, start: &[usize], limit: &[usize], strides: &[usize]) -> Value {
+    pub fn slice(
+        &mut self,
+        x: Value,
+        start: &[usize],
+        limit: &[usize],
+        strides: &[usize],
+    ) -> Value {
         self.add(
             Op::Slice {
                 start: start.to_vec(),
@@ -222,7 +252,13 @@ impl Builder {
     }
 
     /// Variadic reduce of `inputs` with `inits` over `dims` using `body`.
-    pub fn reduce(&mut self, inputs: &[Value], inits: &[Value], dims: &[usize], body: CompId) -> Vec<Value> {
+    pub fn reduce(
+        &mut self,
+        inputs: &[Value],
+        inits: &[Value],
+        dims: &[usize],
+        body: CompId,
+    ) -> Vec<Value> {
         let operands: Vec<Value> = inputs.iter().chain(inits).copied().collect();
         self.add_multi(
             Op::Reduce {

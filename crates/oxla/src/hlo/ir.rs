@@ -57,7 +57,10 @@ impl Computation {
     }
 
     pub fn result_shapes(&self) -> Vec<Shape> {
-        self.results.iter().map(|&v| self.shape(v).clone()).collect()
+        self.results
+            .iter()
+            .map(|&v| self.shape(v).clone())
+            .collect()
     }
 }
 
@@ -389,7 +392,10 @@ pub enum Op {
         out_dtype: DType,
     },
     /// `(x)`: round a float to the given exponent/mantissa widths (XLA semantics).
-    ReducePrecision { exponent_bits: u32, mantissa_bits: u32 },
+    ReducePrecision {
+        exponent_bits: u32,
+        mantissa_bits: u32,
+    },
     /// `(args...)`: call `comp`.
     Call { comp: CompId },
     /// `(init...)`: `while cond(state) { state = body(state) }`; results = final state.

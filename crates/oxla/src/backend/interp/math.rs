@@ -310,7 +310,14 @@ mod tests {
     fn reduce_precision_to_bf16() {
         // f32 -> bf16 widths must agree with round-to-nearest-even conversion.
         for &v in &[
-            1.0f32, 1.0 + 1.0 / 256.0, 1.0 + 3.0 / 256.0, 3.3, -2.7e-20, 65504.0, 1e38, 3.4e38,
+            1.0f32,
+            1.0 + 1.0 / 256.0,
+            1.0 + 3.0 / 256.0,
+            3.3,
+            -2.7e-20,
+            65504.0,
+            1e38,
+            3.4e38,
         ] {
             let got = f32::from_bits(reduce_precision_bits(v.to_bits() as u64, 23, 8, 8, 7) as u32);
             assert_eq!(got, half::bf16::from_f32(v).to_f32(), "{v}");
