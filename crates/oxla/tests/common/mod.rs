@@ -1,0 +1,133 @@
+//! Shared helpers for the interpreter tests: a deterministic RNG, literal builders,
+//! and `run`, which executes a module through the runtime and through `evaluate`
+//! and checks both agree bit for bit.
+#![allow(dead_code)]
+
+use oxla::backend::interp::evaluate;
+use oxla::{with_native_type, Buffer, Client, DType, Literal, Module, NativeType};
+
+/// xorshift64*: tiny and deterministic.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform integer in [lo, hi].
+    pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as i64
+    }
+
+    pub fn dims(&mut self, rank: usize, max: usize) -> Vec<usize> {
+        (0..rank)
+            .map(|_| self.int(1, max as i64) as usize)
+            .collect()
+    }
+
+    pub fn floats(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n).map(|_| self.uniform(lo, hi)).collect()
+    }
+}
+
+pub const FLOATS: [DType; 4] = [DType::F16, DType::BF16, DType::F32, DType::F64];
+pub const INTS: [DType; 8] = [
+    DType::I8,
+    DType::I16,
+    DType::I32,
+    DType::I64,
+    DType::U8,
+    DType::U16,
+    DType::U32,
+    DType::U64,
+];
+
+/// A literal of `dtype` from f64 values (rounded to the dtype).
+pub fn lit(dtype: DType, dims: &[usize], v: &[f64]) -> Literal {
+    with_native_type!(dtype, T => Literal::from_vec(dims, v.iter().map(|&x| T::from_f64(x)).collect()))
+}
+
+/// A literal of `dtype` from i128 values (wrapped to the dtype).
+pub fn lit_i(dtype: DType, dims: &[usize], v: &[i128]) -> Literal {
+    with_native_type!(dtype, T => Literal::from_vec(dims, v.iter().map(|&x| T::from_i128(x)).collect()))
+}
+
+pub fn f64s(l: &Literal) -> Vec<f64> {
+    (0..l.num_elements()).map(|i| l.data().get_f64(i)).collect()
+}
+
+pub fn i128s(l: &Literal) -> Vec<i128> {
+    (0..l.num_elements())
+        .map(|i| l.data().get_i128(i))
+        .collect()
+}
+
+/// Rounds f64 values to `dtype` and back.
+pub fn round_to(dtype: DType, v: &[f64]) -> Vec<f64> {
+    f64s(&lit(dtype, &[v.len()], v))
+}
+
+/// Runs `module` through the interpreter client and through `evaluate`.
+pub fn run(module: Module, args: &[Literal]) -> Vec<Literal> {
+    let direct = evaluate(&module, args).unwrap_or_else(|e| panic!("evaluate failed: {e}"));
+    let client = Client::interpreter();
+    let exe = client.compile(module).expect("compile");
+    let bufs: Vec<Buffer> = args
+        .iter()
+        .map(|a| client.buffer_from_literal(a.clone()))
+        .collect();
+    let refs: Vec<&Buffer> = bufs.iter().collect();
+    let out: Vec<Literal> = exe
+        .execute(&refs)
+        .expect("execute")
+        .iter()
+        .map(|b| b.to_literal())
+        .collect();
+    assert_eq!(out.len(), direct.len());
+    for (a, b) in out.iter().zip(&direct) {
+        assert_eq!(a.shape(), b.shape());
+        assert_eq!(
+            a.data().to_bytes(),
+            b.data().to_bytes(),
+            "client and evaluate differ"
+        );
+    }
+    direct
+}
+
+/// Relative tolerance suited to a float dtype.
+pub fn tol(dtype: DType) -> f64 {
+    match dtype {
+        DType::F16 => 2e-3,
+        DType::BF16 => 1.6e-2,
+        DType::F32 => 2e-6,
+        _ => 1e-12,
+    }
+}
+
+/// Asserts `got` ≈ `want` elementwise (NaNs must match; infinities exactly).
+pub fn assert_close(got: &[f64], want: &[f64], rel: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let ok = if w.is_nan() {
+            g.is_nan()
+        } else if w.is_infinite() {
+            g == w
+        } else {
+            (g - w).abs() <= rel * w.abs().max(1e-30) || (g - w).abs() <= rel * 1e-3
+        };
+        assert!(ok, "{what}: element {i}: got {g}, want {w}");
+    }
+}
