@@ -800,15 +800,15 @@ impl Primitive for Scatter {
                 ctx.b.region("scatter", &[s.clone(), s], |_, p| vec![p[1]])
             }
             kind => {
-                let op = combiner(
-                    match kind {
-                        ScatterKind::Add => ReduceKind::Sum,
-                        ScatterKind::Mul => ReduceKind::Prod,
-                        ScatterKind::Min => ReduceKind::Min,
-                        _ => ReduceKind::Max,
-                    },
-                    dtype,
-                );
+                // Bool add/mul are logical or/and (min/max already are, via combiner).
+                let op = match (kind, dtype.is_bool()) {
+                    (ScatterKind::Add, true) => BinaryOp::Or,
+                    (ScatterKind::Mul, true) => BinaryOp::And,
+                    (ScatterKind::Add, false) => BinaryOp::Add,
+                    (ScatterKind::Mul, false) => BinaryOp::Mul,
+                    (ScatterKind::Min, _) => combiner(ReduceKind::Min, dtype),
+                    _ => combiner(ReduceKind::Max, dtype),
+                };
                 ctx.b.scalar_binary_region(op, dtype)
             }
         };
