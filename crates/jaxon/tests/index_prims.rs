@@ -578,43 +578,19 @@ fn gather_and_scatter_print_jax_params() {
 }
 
 #[test]
+#[rustfmt::skip]
 fn index_primitive_errors_name_the_operation_and_the_callers_line() {
     let f = file!();
     let x = jnp::array(&[[1.0f32, 2.0], [3.0, 4.0]]);
     let i = jnp::array(0i32);
     let fi = jnp::array(0.5f32);
-    expect_error(
-        || lax::dynamic_slice(&x, &[i.clone()], &[1, 1]),
-        f,
-        line!(),
-        &["dynamic_slice", "one start index per dim"],
-    );
-    expect_error(
-        || lax::dynamic_slice(&x, &[i.clone(), fi.clone()], &[1, 1]),
-        f,
-        line!(),
-        &["dynamic_slice", "0-d integers"],
-    );
-    expect_error(
-        || lax::dynamic_slice(&x, &[i.clone(), i.clone()], &[3, 1]),
-        f,
-        line!(),
-        &["dynamic_slice", "slice_sizes"],
-    );
+    expect_error(|| lax::dynamic_slice(&x, &[i.clone()], &[1, 1]), f, line!(), &["dynamic_slice", "one start index per dim"]);
+    expect_error(|| lax::dynamic_slice(&x, &[i.clone(), fi.clone()], &[1, 1]), f, line!(), &["dynamic_slice", "0-d integers"]);
+    expect_error(|| lax::dynamic_slice(&x, &[i.clone(), i.clone()], &[3, 1]), f, line!(), &["dynamic_slice", "slice_sizes"]);
     let big = jnp::zeros(&[3, 3], DType::F32);
-    expect_error(
-        || lax::dynamic_update_slice(&x, &big, &[i.clone(), i.clone()]),
-        f,
-        line!(),
-        &["dynamic_update_slice", "does not fit"],
-    );
+    expect_error(|| lax::dynamic_update_slice(&x, &big, &[i.clone(), i.clone()]), f, line!(), &["dynamic_update_slice", "does not fit"]);
     let ints = jnp::zeros(&[1, 1], DType::I32);
-    expect_error(
-        || lax::dynamic_update_slice(&x, &ints, &[i.clone(), i.clone()]),
-        f,
-        line!(),
-        &["dynamic_update_slice", "dtype"],
-    );
+    expect_error(|| lax::dynamic_update_slice(&x, &ints, &[i.clone(), i.clone()]), f, line!(), &["dynamic_update_slice", "dtype"]);
     let dn = GatherDimensionNumbers {
         offset_dims: vec![1],
         collapsed_slice_dims: vec![0],
@@ -622,26 +598,11 @@ fn index_primitive_errors_name_the_operation_and_the_callers_line() {
         ..Default::default()
     };
     let idx = Array::from_vec(&[2, 1], vec![0i32, 1]);
-    expect_error(
-        || lax::gather(&x, &idx, &dn, &[2, 2], GatherScatterMode::Clip, None),
-        f,
-        line!(),
-        &["gather", "slice size 1"],
-    );
+    expect_error(|| lax::gather(&x, &idx, &dn, &[2, 2], GatherScatterMode::Clip, None), f, line!(), &["gather", "slice size 1"]);
     let fidx = jnp::zeros(&[2, 1], DType::F32);
-    expect_error(
-        || lax::gather(&x, &fidx, &dn, &[1, 2], GatherScatterMode::Clip, None),
-        f,
-        line!(),
-        &["gather", "integer"],
-    );
+    expect_error(|| lax::gather(&x, &fidx, &dn, &[1, 2], GatherScatterMode::Clip, None), f, line!(), &["gather", "integer"]);
     let idx2 = Array::from_vec(&[1, 2], vec![0i32, 1]);
-    expect_error(
-        || lax::gather(&x, &idx2, &dn, &[1, 2], GatherScatterMode::Clip, None),
-        f,
-        line!(),
-        &["gather", "start_index_map"],
-    );
+    expect_error(|| lax::gather(&x, &idx2, &dn, &[1, 2], GatherScatterMode::Clip, None), f, line!(), &["gather", "start_index_map"]);
     let sn = ScatterDimensionNumbers {
         update_window_dims: vec![1],
         inserted_window_dims: vec![0],
@@ -649,17 +610,7 @@ fn index_primitive_errors_name_the_operation_and_the_callers_line() {
         ..Default::default()
     };
     let upd_i = jnp::zeros(&[2, 2], DType::I32);
-    expect_error(
-        || lax::scatter_add(&x, &idx, &upd_i, &sn, GatherScatterMode::FillOrDrop),
-        f,
-        line!(),
-        &["scatter-add", "dtype"],
-    );
+    expect_error(|| lax::scatter_add(&x, &idx, &upd_i, &sn, GatherScatterMode::FillOrDrop), f, line!(), &["scatter-add", "dtype"]);
     let upd_bad = jnp::zeros(&[3, 2], DType::F32);
-    expect_error(
-        || lax::scatter(&x, &idx, &upd_bad, &sn, GatherScatterMode::FillOrDrop),
-        f,
-        line!(),
-        &["scatter", "scatter dims"],
-    );
+    expect_error(|| lax::scatter(&x, &idx, &upd_bad, &sn, GatherScatterMode::FillOrDrop), f, line!(), &["scatter", "scatter dims"]);
 }
