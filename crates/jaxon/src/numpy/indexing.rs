@@ -535,11 +535,11 @@ fn gather_plan(op: &str, x: &Array, items: &[Item]) -> GatherPlan {
     let arrays: Vec<&Array> = adv.iter().filter_map(|(_, a, _)| a.as_ref()).collect();
     let dtype = index_dtype(arrays.iter().copied());
     let shapes: Vec<&[usize]> = arrays.iter().map(|a| a.shape()).collect();
-    let bshape = try_broadcast_shapes(&shapes).unwrap_or_else(|| {
+    let Some(bshape) = try_broadcast_shapes(&shapes) else {
         user_error(format!(
             "{op}: index arrays of shapes {shapes:?} do not broadcast together"
         ))
-    });
+    };
     let adjacent = adv_pos.windows(2).all(|w| w[1] == w[0] + 1);
 
     // The layout of the result.

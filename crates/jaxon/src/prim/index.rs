@@ -325,18 +325,16 @@ fn normalize_starts(op: &str, x: &Array, starts: &[Array]) -> Vec<Array> {
         ));
     }
     let same = starts.windows(2).all(|w| w[0].dtype() == w[1].dtype());
-    starts
-        .iter()
-        .zip(x.shape())
-        .map(|(s, &d)| {
-            let s = if same {
-                s.clone()
-            } else {
-                lax::convert_element_type(s, DType::I64)
-            };
-            wrap_negative(&s, d)
-        })
-        .collect()
+    let mut out = Vec::with_capacity(starts.len());
+    for (s, &d) in starts.iter().zip(x.shape()) {
+        let s = if same {
+            s.clone()
+        } else {
+            lax::convert_element_type(s, DType::I64)
+        };
+        out.push(wrap_negative(&s, d));
+    }
+    out
 }
 
 /// The window of `x` of shape `sizes` at `starts` (0-d integers, one per dim).
