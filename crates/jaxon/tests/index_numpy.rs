@@ -532,9 +532,11 @@ fn fill_for(dtype: DType) -> f64 {
 }
 
 /// The position `take` reads for index `i` on an axis of size `n`, or None (fill).
-fn take_pos(i: i64, n: usize, mode: TakeMode) -> Option<usize> {
+/// `take_along_axis` wraps negative indices once even when clipping.
+fn take_pos(i: i64, n: usize, mode: TakeMode, along: bool) -> Option<usize> {
     let n = n as i64;
     match mode {
+        TakeMode::Clip if along && i < 0 => Some((i + n).clamp(0, n - 1) as usize),
         TakeMode::Fill => {
             let i = if i < 0 { i + n } else { i };
             (0..n).contains(&i).then_some(i as usize)
@@ -587,7 +589,7 @@ fn take_matches_reference_for_every_mode_and_dtype() {
             .map(|f| {
                 let o = unravel(f, &out_shape);
                 let i = iv[ravel(&o[ax..ax + ishape.len()], &ishape)];
-                match take_pos(i, size, mode) {
+                match take_pos(i, size, mode, false) {
                     None => {
                         fill.map_or(
                             fill_for(dtype),
@@ -673,7 +675,7 @@ fn take_along_axis_matches_reference() {
                     .collect();
                 let i = iv[ravel(&io, &ishape)];
                 let mode = if clip { TakeMode::Clip } else { TakeMode::Fill };
-                match take_pos(i, shape[ax], mode) {
+                match take_pos(i, shape[ax], mode, true) {
                     None => fill_for(dtype),
                     Some(p) => {
                         let mut s: Vec<usize> = (0..r)
