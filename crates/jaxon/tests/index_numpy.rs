@@ -728,3 +728,20 @@ fn indexing_errors_name_the_operation_and_the_callers_line() {
     expect_error(|| jnp::take_along_axis(&x, jnp::array([0i32]), 1), f, line!(), &["take_along_axis", "same number of dimensions"]);
     expect_error(|| jnp::take_along_axis(&x, jnp::zeros(&[3, 1], DType::I32), 1), f, line!(), &["take_along_axis", "do not broadcast"]);
 }
+
+#[test]
+fn empty_indices_and_empty_arrays() {
+    let x = lax::reshape(&jnp::arange(6), &[2, 3]);
+    let none = Array::from_vec(&[0], Vec::<i32>::new());
+    assert_eq!(x.i(&none).shape(), &[0, 3]);
+    assert_eq!(x.i((.., &none)).shape(), &[2, 0]);
+    let all_false = jnp::array([false, false, false]);
+    assert_eq!(x.i((.., &all_false)).shape(), &[2, 0]);
+    assert_eq!(x.at(&none).add(1).to_vec::<i32>(), x.to_vec::<i32>());
+    assert_eq!(x.i(jnp::s(Some(2), Some(1), 1)).shape(), &[0, 3]);
+    assert_eq!(x.i((.., jnp::s(Some(3), None, -1))).shape(), &[2, 3]);
+    let e = jnp::zeros(&[0, 4], DType::F32);
+    assert_eq!(e.i((.., 1..3)).shape(), &[0, 2]);
+    assert_eq!(e.i((.., jnp::s(None, None, -1))).shape(), &[0, 4]);
+    assert_eq!(e.at((.., 0)).set(1.0).shape(), &[0, 4]);
+}
