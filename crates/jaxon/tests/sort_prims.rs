@@ -309,7 +309,7 @@ fn lexsort_and_sort_key_val() {
 
 #[test]
 fn sort_primitives_print_jax_params() {
-    let x = jnp::array(&[3.0f32, 1.0]);
+    let x = jnp::array([3.0f32, 1.0]);
     let j = make_jaxpr(|x: Array| lax::sort(&[x], 0, true, 1).remove(0))(x.clone());
     assert!(
         j.to_string()
@@ -321,44 +321,47 @@ fn sort_primitives_print_jax_params() {
 }
 
 #[test]
+#[rustfmt::skip]
 fn sort_errors_name_the_operation_and_the_callers_line() {
-    let x = jnp::array(&[3.0f32, 1.0]);
-    let y = jnp::array(&[3.0f32, 1.0, 2.0]);
+    let x = jnp::array([3.0f32, 1.0]);
+    let y = jnp::array([3.0f32, 1.0, 2.0]);
     let f = file!();
-    expect_error(
-        || lax::sort(&[x.clone()], 0, true, 2),
-        f,
-        line!(),
-        &["sort", "num_keys"],
-    );
-    expect_error(
-        || lax::sort(&[x.clone(), y.clone()], 0, true, 1),
-        f,
-        line!(),
-        &["sort", "shapes"],
-    );
-    expect_error(
-        || lax::sort(&[x.clone()], 1, true, 1),
-        f,
-        line!(),
-        &["sort", "dimension 1"],
-    );
+    expect_error(|| lax::sort(std::slice::from_ref(&x), 0, true, 2), f, line!(), &["sort", "num_keys"]);
+    expect_error(|| lax::sort(&[x.clone(), y.clone()], 0, true, 1), f, line!(), &["sort", "shapes"]);
+    expect_error(|| lax::sort(std::slice::from_ref(&x), 1, true, 1), f, line!(), &["sort", "dimension 1"]);
     expect_error(|| lax::top_k(&x, 3), f, line!(), &["top_k", "k = 3"]);
-    let b = jnp::array(&[true, false]);
+    let b = jnp::array([true, false]);
     expect_error(|| lax::top_k(&b, 1), f, line!(), &["top_k", "bool"]);
     let s = jnp::array(1.0f32);
     expect_error(|| lax::top_k(&s, 1), f, line!(), &["top_k", "rank"]);
     expect_error(|| jnp::sort(&x, Some(1)), f, line!(), &["sort", "axis 1"]);
-    expect_error(
-        || jnp::argsort(&x, Some(-2)),
-        f,
-        line!(),
-        &["argsort", "axis -2"],
-    );
-    expect_error(
-        || jnp::lexsort(&[x.clone(), y.clone()], -1),
-        f,
-        line!(),
-        &["lexsort", "shape"],
-    );
+    expect_error(|| jnp::argsort(&x, Some(-2)), f, line!(), &["argsort", "axis -2"]);
+    expect_error(|| jnp::partition(&x, 2, -1), f, line!(), &["partition", "kth 2 is out of bounds"]);
+    expect_error(|| jnp::argpartition(&x, 0, 1), f, line!(), &["argpartition", "axis 1"]);
+    expect_error(|| jnp::lexsort(&[x.clone(), y.clone()], -1), f, line!(), &["lexsort", "shape"]);
+}
+
+#[test]
+fn partition_puts_the_kth_element_in_place() {
+    let mut rng = Rng::new(7);
+    for dtype in [DType::F32, DType::I32, DType::U8] {
+        let shape = rng.shape(1, 2, 6);
+        let r = shape.len();
+        let n: usize = shape.iter().product();
+        let v = rng.values(dtype, n, false);
+        let x = array(dtype, &shape, &v);
+        let kth = rng.below(shape[r - 1]) as i64;
+        let p = jnp::partition(&x, kth, -1).to_f64_vec();
+        let ip = jnp::argpartition(&x, kth, -1).to_vec::<i32>();
+        for row in rows(&shape, r - 1) {
+            let mut vals: Vec<f64> = row.iter().map(|&f| v[f]).collect();
+            vals.sort_by(|a, b| key_cmp(*a, *b));
+            let k = p[row[kth as usize]];
+            assert_eq!(k, vals[kth as usize], "{dtype} kth value");
+            assert!(row[..kth as usize].iter().all(|&f| p[f] <= k));
+            assert!(row[kth as usize..].iter().all(|&f| p[f] >= k));
+            let via_idx = v[row[0] + ip[row[kth as usize]] as usize * strides(&shape)[r - 1]];
+            assert_eq!(via_idx, k, "{dtype} argpartition");
+        }
+    }
 }

@@ -535,11 +535,11 @@ fn gather_plan(op: &str, x: &Array, items: &[Item]) -> GatherPlan {
     let arrays: Vec<&Array> = adv.iter().filter_map(|(_, a, _)| a.as_ref()).collect();
     let dtype = index_dtype(arrays.iter().copied());
     let shapes: Vec<&[usize]> = arrays.iter().map(|a| a.shape()).collect();
-    let bshape = try_broadcast_shapes(&shapes).unwrap_or_else(|| {
+    let Some(bshape) = try_broadcast_shapes(&shapes) else {
         user_error(format!(
             "{op}: index arrays of shapes {shapes:?} do not broadcast together"
         ))
-    });
+    };
     let adjacent = adv_pos.windows(2).all(|w| w[1] == w[0] + 1);
 
     // The layout of the result.
@@ -875,15 +875,23 @@ pub enum TakeMode {
     /// Out-of-range indices (after negative ones wrap once) give the fill value
     /// (default: NaN, the int minimum, the uint maximum, or true).
     Fill,
-    /// Indices are clamped into range (negative ones clamp to 0).
+    /// Indices are clamped into range (`take`: negative ones clamp to 0;
+    /// `take_along_axis`: negative ones wrap once first, like JAX).
     Clip,
     /// Indices wrap around (modulo the axis size).
     Wrap,
 }
 
-/// Converts `idx` for a take along an axis of size `n` under `mode`.
+/// Converts `idx` for a take along an axis of size `n` under `mode`. `take` clips
+/// negative indices to 0; `take_along_axis` wraps them once first (like JAX).
 #[track_caller]
-fn take_indices(op: &str, idx: &Array, n: usize, mode: TakeMode) -> (Array, GatherScatterMode) {
+fn take_indices(
+    op: &str,
+    idx: &Array,
+    n: usize,
+    mode: TakeMode,
+    wrap_before_clip: bool,
+) -> (Array, GatherScatterMode) {
     if !idx.dtype().is_int() {
         user_error(format!(
             "{op}: indices must be integers, got {}",
@@ -896,6 +904,9 @@ fn take_indices(op: &str, idx: &Array, n: usize, mode: TakeMode) -> (Array, Gath
     let dtype = index_dtype([idx]);
     match mode {
         TakeMode::Fill => (wrap_indices(idx, dtype, n), GatherScatterMode::FillOrDrop),
+        TakeMode::Clip if wrap_before_clip => {
+            (wrap_indices(idx, dtype, n), GatherScatterMode::Clip)
+        }
         TakeMode::Clip => (
             lax::convert_element_type(idx, dtype),
             GatherScatterMode::Clip,
@@ -944,7 +955,7 @@ pub fn take_with(
             (x, axis)
         }
     };
-    let (idx, gmode) = take_indices("take", &indices, a.shape()[axis], mode);
+    let (idx, gmode) = take_indices("take", &indices, a.shape()[axis], mode, false);
     let k = idx.ndim();
     let mut idx_shape = idx.shape().to_vec();
     idx_shape.push(1);
@@ -1027,7 +1038,7 @@ pub fn take_along_axis_with(
     arr_shape[axis] = arr.shape()[axis];
     let all: Vec<usize> = (0..r).collect();
     let arr = lax::broadcast_in_dim(&arr, &arr_shape, &all);
-    let (idx, gmode) = take_indices(op, &idx, arr_shape[axis], mode);
+    let (idx, gmode) = take_indices(op, &idx, arr_shape[axis], mode, true);
     let idx = lax::broadcast_in_dim(&idx, &out_shape, &all);
     let mut comp_shape = out_shape.clone();
     comp_shape.push(1);

@@ -113,3 +113,32 @@ pub fn lexsort(keys: &[Array], axis: i64) -> Array {
         .pop()
         .expect("sort output")
 }
+
+/// `x` rearranged along `axis` so the element at `kth` is the one a sort would put
+/// there, smaller-or-equal ones before it and larger-or-equal ones after (NumPy's
+/// `partition`). The order within each side is unspecified; jaxon returns it
+/// sorted, which satisfies the contract.
+#[track_caller]
+pub fn partition(x: impl ArrayLike, kth: i64, axis: i64) -> Array {
+    let x = x.to_array();
+    check_kth("partition", &x, kth, axis);
+    sort(&x, Some(axis))
+}
+
+/// The int32 indices that [`partition`] `x` along `axis` around `kth` (stable).
+#[track_caller]
+pub fn argpartition(x: impl ArrayLike, kth: i64, axis: i64) -> Array {
+    let x = x.to_array();
+    check_kth("argpartition", &x, kth, axis);
+    argsort(&x, Some(axis))
+}
+
+#[track_caller]
+fn check_kth(op: &str, x: &Array, kth: i64, axis: i64) {
+    let n = x.shape()[canonical_axis(op, axis, x.ndim())] as i64;
+    if kth < -n || kth >= n {
+        user_error(format!(
+            "{op}: kth {kth} is out of bounds for an axis of size {n}"
+        ));
+    }
+}

@@ -325,18 +325,16 @@ fn normalize_starts(op: &str, x: &Array, starts: &[Array]) -> Vec<Array> {
         ));
     }
     let same = starts.windows(2).all(|w| w[0].dtype() == w[1].dtype());
-    starts
-        .iter()
-        .zip(x.shape())
-        .map(|(s, &d)| {
-            let s = if same {
-                s.clone()
-            } else {
-                lax::convert_element_type(s, DType::I64)
-            };
-            wrap_negative(&s, d)
-        })
-        .collect()
+    let mut out = Vec::with_capacity(starts.len());
+    for (s, &d) in starts.iter().zip(x.shape()) {
+        let s = if same {
+            s.clone()
+        } else {
+            lax::convert_element_type(s, DType::I64)
+        };
+        out.push(wrap_negative(&s, d));
+    }
+    out
 }
 
 /// The window of `x` of shape `sizes` at `starts` (0-d integers, one per dim).
@@ -800,15 +798,15 @@ impl Primitive for Scatter {
                 ctx.b.region("scatter", &[s.clone(), s], |_, p| vec![p[1]])
             }
             kind => {
-                let op = combiner(
-                    match kind {
-                        ScatterKind::Add => ReduceKind::Sum,
-                        ScatterKind::Mul => ReduceKind::Prod,
-                        ScatterKind::Min => ReduceKind::Min,
-                        _ => ReduceKind::Max,
-                    },
-                    dtype,
-                );
+                // Bool add/mul are logical or/and (min/max already are, via combiner).
+                let op = match (kind, dtype.is_bool()) {
+                    (ScatterKind::Add, true) => BinaryOp::Or,
+                    (ScatterKind::Mul, true) => BinaryOp::And,
+                    (ScatterKind::Add, false) => BinaryOp::Add,
+                    (ScatterKind::Mul, false) => BinaryOp::Mul,
+                    (ScatterKind::Min, _) => combiner(ReduceKind::Min, dtype),
+                    _ => combiner(ReduceKind::Max, dtype),
+                };
                 ctx.b.scalar_binary_region(op, dtype)
             }
         };
