@@ -69,11 +69,13 @@ fn index_items(v: &Value) -> Vec<IndexItem> {
         .collect()
 }
 
-fn scatter_mode(kw: &Map<String, Value>) -> GatherScatterMode {
+/// The mode named in the case; absent, JAX's default for that use (`default`).
+fn scatter_mode(kw: &Map<String, Value>, default: GatherScatterMode) -> GatherScatterMode {
     match kw.get("mode").and_then(|m| m.as_str()) {
         Some("clip") => GatherScatterMode::Clip,
         Some("promise_in_bounds") => GatherScatterMode::PromiseInBounds,
-        _ => GatherScatterMode::FillOrDrop,
+        Some("fill") | Some("drop") => GatherScatterMode::FillOrDrop,
+        _ => default,
     }
 }
 
@@ -96,7 +98,8 @@ fn run(case: &Case, raw: &Value) -> Option<Vec<Array>> {
         f if f.starts_with("at_") => {
             let at = a(0).at(index_items(&raw["index"]));
             let value = || Arg::parse(&raw["value"]).op();
-            let mode = scatter_mode(kw);
+            // Updates default to dropping out-of-bounds windows.
+            let mode = scatter_mode(kw, GatherScatterMode::FillOrDrop);
             vec![match f {
                 "at_set" => at.set_with(value(), mode),
                 "at_add" => at.add_with(value(), mode),
@@ -105,7 +108,8 @@ fn run(case: &Case, raw: &Value) -> Option<Vec<Array>> {
                 "at_max" => at.max_with(value(), mode),
                 "at_get" => {
                     let fill = kw.get("fill_value").map(num);
-                    at.get_with(scatter_mode(kw), fill)
+                    // `.at[].get()` defaults to promise_in_bounds, which clamps.
+                    at.get_with(scatter_mode(kw, GatherScatterMode::PromiseInBounds), fill)
                 }
                 _ => return None,
             }]

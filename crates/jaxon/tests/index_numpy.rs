@@ -317,10 +317,10 @@ fn index_syntax_forms() {
     assert_eq!(x.i((NewAxis, .., NewAxis)).shape(), &[1, 2, 1, 3, 4]);
     assert_eq!(x.i(()).shape(), &[2, 3, 4]);
     assert_eq!(v(x.i((1usize, 2i64, 3u8))), vec![23]);
-    let idx = jnp::array([1i32, 0]);
+    let idx = jnp::array(&[1i32, 0]);
     assert_eq!(v(x.i((&idx, 0, 0))), vec![12, 0]);
     assert_eq!(v(x.i((0, idx.clone(), ..1))), vec![4, 0]);
-    let mask = jnp::array([false, true, true]);
+    let mask = jnp::array(&[false, true, true]);
     assert_eq!(v(x.i((0, &mask, 0))), vec![4, 8]);
     // A 0-d integer array is a dynamic index: wrapped once, then clamped.
     assert_eq!(v(x.i((0, 0, jnp::array(-1i32)))), vec![3]);
@@ -344,7 +344,7 @@ fn basic_indexing_lowers_to_slices_not_gather() {
         j.contains("broadcast_in_dim[") && !j.contains("gather"),
         "{j}"
     );
-    let j = make_jaxpr(|x: Array| x.i(jnp::array([0i32, 2])))(x).to_string();
+    let j = make_jaxpr(|x: Array| x.i(jnp::array(&[0i32, 2])))(x).to_string();
     assert!(j.contains("gather["), "{j}");
 }
 
@@ -480,15 +480,15 @@ fn update_semantics_like_jax() {
         v(x.clone()),
         "static out-of-range update dropped"
     );
-    let idx = jnp::array([0i32, 7, -1, -7, 100]);
+    let idx = jnp::array(&[0i32, 7, -1, -7, 100]);
     assert_eq!(
         v(x.at(&idx).set(-1.0)),
         vec![-1.0, 1.0, 2.0, 3.0, 4.0, -1.0]
     );
-    let dup = jnp::array([1i32, 1, 3, 1]);
+    let dup = jnp::array(&[1i32, 1, 3, 1]);
     assert_eq!(v(x.at(&dup).add(1.0)), vec![0.0, 4.0, 2.0, 4.0, 4.0, 5.0]);
-    let clip = jnp::array([0i32, 7, -100]);
-    let vals = jnp::array([1.0f32, 2.0, 3.0]);
+    let clip = jnp::array(&[0i32, 7, -100]);
+    let vals = jnp::array(&[1.0f32, 2.0, 3.0]);
     let got = x.at(&clip).set_with(&vals, GatherScatterMode::Clip);
     assert_eq!(v(got), vec![3.0, 1.0, 2.0, 3.0, 4.0, 2.0]);
     assert_eq!(v(x.at(0..2).add(1.0)), vec![1.0, 2.0, 2.0, 3.0, 4.0, 5.0]);
@@ -497,17 +497,17 @@ fn update_semantics_like_jax() {
         vec![0.0, 10.0, 2.0, 30.0, 4.0, 50.0]
     );
     // The value converts to the array's dtype; integer adds wrap.
-    let i = jnp::array([1i32, 2, 3]);
+    let i = jnp::array(&[1i32, 2, 3]);
     assert_eq!(i.at(0).set(7.9).to_vec::<i32>(), vec![7, 2, 3]);
     let b = Array::from_vec(&[2], vec![100i8, 0]);
     assert_eq!(b.at(0).add(100).to_vec::<i8>(), vec![-56, 0]);
     // get: clamps by default; fill mode fills.
-    let g = jnp::array([0i32, 6, -7, 100]);
+    let g = jnp::array(&[0i32, 6, -7, 100]);
     assert_eq!(v(x.at(&g).get()), vec![0.0, 5.0, 0.0, 5.0]);
     let filled = x.at(&g).get_with(GatherScatterMode::FillOrDrop, Some(-1.0));
     assert_eq!(v(filled), vec![0.0, -1.0, -1.0, -1.0]);
     let nan = x
-        .at(jnp::array([0i32, 6, -1]))
+        .at(jnp::array(&[0i32, 6, -1]))
         .get_with(GatherScatterMode::FillOrDrop, None);
     let nan = v(nan);
     assert!(nan[0] == 0.0 && nan[1].is_nan() && nan[2] == 5.0);
@@ -516,7 +516,7 @@ fn update_semantics_like_jax() {
     assert_eq!(s.at(()).add(3.0).item::<f32>(), 5.0);
     assert_eq!(s.at(Ellipsis).set(1.0).item::<f32>(), 1.0);
     // A mask.
-    let mask = jnp::array([true, false, true, false, false, true]);
+    let mask = jnp::array(&[true, false, true, false, false, true]);
     assert_eq!(v(x.at(&mask).set(0.0)), vec![0.0, 1.0, 0.0, 3.0, 4.0, 0.0]);
 }
 
@@ -696,13 +696,13 @@ fn take_along_axis_matches_reference() {
 
 #[test]
 fn take_along_axis_with_argsort_sorts() {
-    let m = jnp::array([[3.0f32, 1.0, 2.0], [6.0, 4.0, 5.0]]);
+    let m = jnp::array(&[[3.0f32, 1.0, 2.0], [6.0, 4.0, 5.0]]);
     let i = jnp::argsort(&m, Some(1));
     assert_eq!(
         jnp::take_along_axis(&m, &i, 1).to_vec::<f32>(),
         vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
     );
-    let flat = jnp::take_along_axis_with(&m, jnp::array([5i32, 0]), None, TakeMode::Fill, None);
+    let flat = jnp::take_along_axis_with(&m, jnp::array(&[5i32, 0]), None, TakeMode::Fill, None);
     assert_eq!(flat.to_vec::<f32>(), vec![5.0, 3.0]);
 }
 
@@ -716,16 +716,16 @@ fn indexing_errors_name_the_operation_and_the_callers_line() {
     expect_error(|| x.i((0, 0, 0)), f, line!(), &["index", "too many indices", "2-dimensional, but 3"]);
     expect_error(|| x.i((Ellipsis, 0, Ellipsis)), f, line!(), &["index", "single ellipsis"]);
     expect_error(|| x.i(jnp::s(None, None, 0)), f, line!(), &["index", "step cannot be zero"]);
-    expect_error(|| x.i(jnp::array([0.5f32])), f, line!(), &["index", "integers or booleans"]);
-    expect_error(|| x.i(jnp::array([true, false, true])), f, line!(), &["index", "boolean mask of shape [3]"]);
-    expect_error(|| x.i((jnp::array([0i32, 1]), jnp::array([0i32, 1, 2]))), f, line!(), &["index", "do not broadcast"]);
+    expect_error(|| x.i(jnp::array(&[0.5f32])), f, line!(), &["index", "integers or booleans"]);
+    expect_error(|| x.i(jnp::array(&[true, false, true])), f, line!(), &["index", "boolean mask of shape [3]"]);
+    expect_error(|| x.i((jnp::array(&[0i32, 1]), jnp::array(&[0i32, 1, 2]))), f, line!(), &["index", "do not broadcast"]);
     expect_error(|| x.at(0).set(jnp::zeros(&[2], DType::I32)), f, line!(), &["at().set", "cannot broadcast the update of shape [2]"]);
     expect_error(|| x.at((0, 0, 0)).add(1), f, line!(), &["at().add", "too many indices"]);
-    let y = jnp::array([1.0f32, 2.0]);
+    let y = jnp::array(&[1.0f32, 2.0]);
     expect_error(|| make_jaxpr(|m: Array| y.i(lax::gt(&m, &jnp::array(0.0f32))))(y.clone()), f, line!(), &["index", "boolean mask index must be concrete"]);
-    expect_error(|| jnp::take(&x, jnp::array([0.0f32]), Some(0)), f, line!(), &["take", "indices must be integers"]);
-    expect_error(|| jnp::take(&x, jnp::array([0i32]), Some(2)), f, line!(), &["take", "axis 2 is out of bounds"]);
-    expect_error(|| jnp::take_along_axis(&x, jnp::array([0i32]), 1), f, line!(), &["take_along_axis", "same number of dimensions"]);
+    expect_error(|| jnp::take(&x, jnp::array(&[0.0f32]), Some(0)), f, line!(), &["take", "indices must be integers"]);
+    expect_error(|| jnp::take(&x, jnp::array(&[0i32]), Some(2)), f, line!(), &["take", "axis 2 is out of bounds"]);
+    expect_error(|| jnp::take_along_axis(&x, jnp::array(&[0i32]), 1), f, line!(), &["take_along_axis", "same number of dimensions"]);
     expect_error(|| jnp::take_along_axis(&x, jnp::zeros(&[3, 1], DType::I32), 1), f, line!(), &["take_along_axis", "do not broadcast"]);
 }
 
@@ -735,7 +735,7 @@ fn empty_indices_and_empty_arrays() {
     let none = Array::from_vec(&[0], Vec::<i32>::new());
     assert_eq!(x.i(&none).shape(), &[0, 3]);
     assert_eq!(x.i((.., &none)).shape(), &[2, 0]);
-    let all_false = jnp::array([false, false, false]);
+    let all_false = jnp::array(&[false, false, false]);
     assert_eq!(x.i((.., &all_false)).shape(), &[2, 0]);
     assert_eq!(x.at(&none).add(1).to_vec::<i32>(), x.to_vec::<i32>());
     assert_eq!(x.i(jnp::s(Some(2), Some(1), 1)).shape(), &[0, 3]);

@@ -138,7 +138,7 @@ fn dynamic_update_slice_matches_reference_for_every_dtype() {
 
 #[test]
 fn dynamic_in_dim_helpers() {
-    let x = jnp::array([[0.0f32, 1.0, 2.0], [3.0, 4.0, 5.0]]);
+    let x = jnp::array(&[[0.0f32, 1.0, 2.0], [3.0, 4.0, 5.0]]);
     let i = jnp::array(-1i32);
     assert_eq!(
         lax::dynamic_index_in_dim(&x, &i, 1, false).to_vec::<f32>(),
@@ -149,7 +149,7 @@ fn dynamic_in_dim_helpers() {
     assert_eq!(row.to_vec::<f32>(), vec![3.0, 4.0, 5.0]);
     let s = lax::dynamic_slice_in_dim(&x, &jnp::array(2i32), 2, 1);
     assert_eq!(s.to_vec::<f32>(), vec![1.0, 2.0, 4.0, 5.0]);
-    let u = lax::dynamic_update_index_in_dim(&x, &jnp::array([9.0f32, 8.0]), &i, 1);
+    let u = lax::dynamic_update_index_in_dim(&x, &jnp::array(&[9.0f32, 8.0]), &i, 1);
     assert_eq!(u.to_vec::<f32>(), vec![0.0, 1.0, 9.0, 3.0, 4.0, 8.0]);
 }
 
@@ -532,7 +532,7 @@ fn scatters_match_reference_for_every_dtype_kind_and_mode() {
 fn scatter_add_accumulates_duplicates_and_drops_out_of_bounds() {
     let x = jnp::zeros(&[5], DType::F32);
     let idx = Array::from_vec(&[6, 1], vec![1i32, 1, 3, 1, 5, -1]);
-    let upd = jnp::array([1.0f32, 2.0, 3.0, 4.0, 100.0, 200.0]);
+    let upd = jnp::array(&[1.0f32, 2.0, 3.0, 4.0, 100.0, 200.0]);
     let dn = ScatterDimensionNumbers {
         update_window_dims: vec![],
         inserted_window_dims: vec![0],
@@ -547,7 +547,7 @@ fn scatter_add_accumulates_duplicates_and_drops_out_of_bounds() {
 
 #[test]
 fn gather_and_scatter_print_jax_params() {
-    let x = jnp::array([1.0f32, 2.0, 3.0]);
+    let x = jnp::array(&[1.0f32, 2.0, 3.0]);
     let dn = GatherDimensionNumbers {
         offset_dims: vec![],
         collapsed_slice_dims: vec![0],
@@ -581,7 +581,7 @@ fn gather_and_scatter_print_jax_params() {
 #[rustfmt::skip]
 fn index_primitive_errors_name_the_operation_and_the_callers_line() {
     let f = file!();
-    let x = jnp::array([[1.0f32, 2.0], [3.0, 4.0]]);
+    let x = jnp::array(&[[1.0f32, 2.0], [3.0, 4.0]]);
     let i = jnp::array(0i32);
     let fi = jnp::array(0.5f32);
     expect_error(|| lax::dynamic_slice(&x, std::slice::from_ref(&i), &[1, 1]), f, line!(), &["dynamic_slice", "one start index per dim"]);

@@ -309,7 +309,7 @@ fn lexsort_and_sort_key_val() {
 
 #[test]
 fn sort_primitives_print_jax_params() {
-    let x = jnp::array([3.0f32, 1.0]);
+    let x = jnp::array(&[3.0f32, 1.0]);
     let j = make_jaxpr(|x: Array| lax::sort(&[x], 0, true, 1).remove(0))(x.clone());
     assert!(
         j.to_string()
@@ -323,14 +323,14 @@ fn sort_primitives_print_jax_params() {
 #[test]
 #[rustfmt::skip]
 fn sort_errors_name_the_operation_and_the_callers_line() {
-    let x = jnp::array([3.0f32, 1.0]);
-    let y = jnp::array([3.0f32, 1.0, 2.0]);
+    let x = jnp::array(&[3.0f32, 1.0]);
+    let y = jnp::array(&[3.0f32, 1.0, 2.0]);
     let f = file!();
     expect_error(|| lax::sort(std::slice::from_ref(&x), 0, true, 2), f, line!(), &["sort", "num_keys"]);
     expect_error(|| lax::sort(&[x.clone(), y.clone()], 0, true, 1), f, line!(), &["sort", "shapes"]);
     expect_error(|| lax::sort(std::slice::from_ref(&x), 1, true, 1), f, line!(), &["sort", "dimension 1"]);
     expect_error(|| lax::top_k(&x, 3), f, line!(), &["top_k", "k = 3"]);
-    let b = jnp::array([true, false]);
+    let b = jnp::array(&[true, false]);
     expect_error(|| lax::top_k(&b, 1), f, line!(), &["top_k", "bool"]);
     let s = jnp::array(1.0f32);
     expect_error(|| lax::top_k(&s, 1), f, line!(), &["top_k", "rank"]);
