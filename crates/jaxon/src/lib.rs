@@ -22,6 +22,7 @@ pub mod nn;
 pub mod numpy;
 mod ops;
 pub mod prim;
+pub mod transform;
 
 pub use array::{Array, Element};
 pub use core::jaxpr::make_jaxpr;

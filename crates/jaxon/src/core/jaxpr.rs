@@ -3,7 +3,7 @@
 
 use super::aval::Aval;
 use super::primitive::Primitive;
-use super::trace::{bind_arc, fresh_trace_id, set_current_trace, Trace, TraceId, Tracer};
+use super::trace::{bind_at, fresh_trace_id, set_current_trace, Trace, TraceId, Tracer};
 use crate::array::Array;
 use crate::error::fail;
 use std::any::Any;
@@ -106,47 +106,42 @@ pub fn eval_jaxpr(jaxpr: &Jaxpr, consts: &[Array], args: &[Array]) -> Vec<Array>
     jaxpr.outvars.iter().map(|a| read(&env, a)).collect()
 }
 
-/// `bind` reporting errors at a recorded location instead of the caller's.
-fn bind_at(
-    prim: Arc<dyn Primitive>,
-    args: &[Array],
-    loc: &'static Location<'static>,
-) -> Vec<Array> {
-    let avals: Vec<Aval> = args.iter().map(|a| a.aval()).collect();
-    if let Err(msg) = prim.abstract_eval(&avals) {
-        fail(format!("{}: {msg}", prim.name()), loc);
-    }
-    bind_arc(prim, args)
-}
-
 // ---- building jaxprs by tracing ----------------------------------------------------
 
 #[derive(Default)]
 struct Builder {
     next_var: usize,
+    invars: Vec<Var>,
     eqns: Vec<Eqn>,
     /// Non-scalar values from outside the trace, by identity, with their constvar.
     consts: Vec<(Array, Var)>,
 }
 
 /// The trace that records primitive applications into a jaxpr.
+///
+/// With a parent it does partial evaluation (JAX's `pe` trace): an equation none of
+/// whose inputs is one of its own tracers is "known" and is evaluated by the parent
+/// trace right away; only the rest is recorded. That is how `linearize` splits a JVP
+/// into the primal computation (run now) and the linear tangent jaxpr.
 pub struct JaxprTrace {
     id: TraceId,
     me: Weak<JaxprTrace>,
     builder: Mutex<Builder>,
     finished: AtomicBool,
+    parent: Option<Arc<dyn Trace>>,
 }
 
 /// A jaxpr trace's payload: the variable a tracer stands for.
 struct VarPayload(Var);
 
 impl JaxprTrace {
-    fn new() -> Arc<JaxprTrace> {
+    fn new(parent: Option<Arc<dyn Trace>>) -> Arc<JaxprTrace> {
         Arc::new_cyclic(|me| JaxprTrace {
             id: fresh_trace_id(),
             me: me.clone(),
             builder: Mutex::new(Builder::default()),
             finished: AtomicBool::new(false),
+            parent,
         })
     }
 
@@ -165,6 +160,10 @@ impl JaxprTrace {
             aval: var.aval.clone(),
             payload: Arc::new(VarPayload(var)),
         })
+    }
+
+    fn is_own(&self, x: &Array) -> bool {
+        x.as_tracer().is_some_and(|t| t.trace.id() == self.id)
     }
 
     /// The atom for an argument: own tracers are variables, scalars from outside
@@ -208,6 +207,12 @@ impl Trace for JaxprTrace {
                 loc,
             );
         }
+        if let Some(parent) = &self.parent {
+            if !args.iter().any(|a| self.is_own(a)) {
+                let _guard = set_current_trace(parent.clone());
+                return bind_at(prim, args, loc);
+            }
+        }
         let mut b = self.builder.lock().expect("jaxpr builder lock");
         let inputs: Vec<Atom> = args.iter().map(|a| self.atom_for(&mut b, a)).collect();
         let outputs: Vec<Var> = out_avals
@@ -229,7 +234,11 @@ impl Trace for JaxprTrace {
     }
 
     fn kind(&self) -> &'static str {
-        "jaxpr"
+        if self.parent.is_some() {
+            "partial-eval"
+        } else {
+            "jaxpr"
+        }
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -237,35 +246,80 @@ impl Trace for JaxprTrace {
     }
 }
 
+/// Records a jaxpr: make inputs with [`JaxprRecorder::new_input`], run code with
+/// [`JaxprRecorder::trace`] as the current trace, then [`JaxprRecorder::finish`].
+pub struct JaxprRecorder {
+    trace: Arc<JaxprTrace>,
+}
+
+impl JaxprRecorder {
+    /// A recorder of every primitive (for jit and make_jaxpr).
+    pub fn new() -> JaxprRecorder {
+        JaxprRecorder {
+            trace: JaxprTrace::new(None),
+        }
+    }
+
+    /// A partial-evaluation recorder: known equations run on `parent` right away.
+    pub fn partial(parent: Arc<dyn Trace>) -> JaxprRecorder {
+        JaxprRecorder {
+            trace: JaxprTrace::new(Some(parent)),
+        }
+    }
+
+    /// A new input variable, as a tracer.
+    pub fn new_input(&self, aval: Aval) -> Array {
+        let v = {
+            let mut b = self.trace.builder.lock().expect("jaxpr builder lock");
+            let v = JaxprTrace::new_var(&mut b, aval);
+            b.invars.push(v.clone());
+            v
+        };
+        self.trace.tracer(v)
+    }
+
+    /// The trace to make current while running the traced code.
+    pub fn trace(&self) -> Arc<dyn Trace> {
+        self.trace.clone()
+    }
+
+    /// Ends recording with the given outputs.
+    pub fn finish(self, outs: &[Array]) -> ClosedJaxpr {
+        let mut b = self.trace.builder.lock().expect("jaxpr builder lock");
+        let outvars: Vec<Atom> = outs
+            .iter()
+            .map(|o| self.trace.atom_for(&mut b, o))
+            .collect();
+        self.trace.finished.store(true, Ordering::Relaxed);
+        let b = std::mem::take(&mut *b);
+        let (consts, constvars): (Vec<Array>, Vec<Var>) = b.consts.into_iter().unzip();
+        ClosedJaxpr {
+            jaxpr: Jaxpr {
+                constvars,
+                invars: b.invars,
+                eqns: b.eqns,
+                outvars,
+            },
+            consts,
+        }
+    }
+}
+
+impl Default for JaxprRecorder {
+    fn default() -> Self {
+        JaxprRecorder::new()
+    }
+}
+
 /// Traces `f` on abstract inputs of `in_avals` into a closed jaxpr.
 pub fn trace_to_jaxpr(in_avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> ClosedJaxpr {
-    let trace = JaxprTrace::new();
-    let invars: Vec<Var> = {
-        let mut b = trace.builder.lock().expect("jaxpr builder lock");
-        in_avals
-            .iter()
-            .map(|a| JaxprTrace::new_var(&mut b, a.clone()))
-            .collect()
-    };
-    let args: Vec<Array> = invars.iter().map(|v| trace.tracer(v.clone())).collect();
+    let rec = JaxprRecorder::new();
+    let args: Vec<Array> = in_avals.iter().map(|a| rec.new_input(a.clone())).collect();
     let outs = {
-        let _guard = set_current_trace(trace.clone());
+        let _guard = set_current_trace(rec.trace());
         f(&args)
     };
-    let mut b = trace.builder.lock().expect("jaxpr builder lock");
-    let outvars: Vec<Atom> = outs.iter().map(|o| trace.atom_for(&mut b, o)).collect();
-    trace.finished.store(true, Ordering::Relaxed);
-    let b = std::mem::take(&mut *b);
-    let (consts, constvars): (Vec<Array>, Vec<Var>) = b.consts.into_iter().unzip();
-    ClosedJaxpr {
-        jaxpr: Jaxpr {
-            constvars,
-            invars,
-            eqns: b.eqns,
-            outvars,
-        },
-        consts,
-    }
+    rec.finish(&outs)
 }
 
 // ---- printing ----------------------------------------------------------------------

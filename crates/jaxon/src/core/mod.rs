@@ -3,6 +3,7 @@
 pub mod aval;
 pub mod eager;
 pub mod jaxpr;
+pub mod lower;
 pub mod primitive;
 pub mod trace;
 

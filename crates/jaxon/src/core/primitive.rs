@@ -5,11 +5,12 @@
 //! Rules of a primitive:
 //! * `abstract_eval`: the shape/dtype rule (required),
 //! * `lower`: to oxla HLO (required),
-//! * `jvp`, `transpose`, `batch`: the transformation rules. They arrive with the
-//!   transformations issue; a primitive without one reports an error naming itself and
-//!   the transformation, never a silent zero.
+//! * `jvp`, `transpose` (linear primitives only), `batch`: the transformation rules.
+//!   A primitive without one reports an error naming itself and the transformation,
+//!   never a silent zero.
 
 use super::aval::Aval;
+use crate::array::Array;
 use oxla::{Builder, Value};
 use std::any::Any;
 use std::fmt;
@@ -38,6 +39,81 @@ pub trait Primitive: Send + Sync + fmt::Debug + DynKey + 'static {
 
     /// Emits oxla HLO computing the outputs from the inputs.
     fn lower(&self, ctx: &mut LowerCtx, args: &[Value]) -> Vec<Value>;
+
+    /// Forward-mode rule: the outputs and their tangents for `primals` with
+    /// `tangents` (`None` is a symbolic zero). Written with traceable operations, so
+    /// derivatives of any order follow.
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let _ = (primals, tangents);
+        Err(no_rule(self.name(), "jvp (forward-mode differentiation)"))
+    }
+
+    /// Transpose rule of a linear primitive: cotangents of the inputs given the
+    /// output cotangents (`None` = zero). `args` say which inputs are the linear ones.
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let _ = (cts, args);
+        Err(no_rule(
+            self.name(),
+            "transpose (reverse-mode differentiation)",
+        ))
+    }
+
+    /// Batching rule: applies the primitive to `args` whose batch dimensions are
+    /// `dims` (`None` = not batched; at least one is batched), all of size
+    /// `axis_size`. Returns the outputs and their batch dimensions.
+    fn batch(
+        &self,
+        args: &[Array],
+        dims: &[Option<usize>],
+        axis_size: usize,
+    ) -> RuleResult<BatchOut> {
+        let _ = (args, dims, axis_size);
+        Err(no_rule(self.name(), "batching (vmap)"))
+    }
+}
+
+/// A rule's outcome: `Err` carries a message for the user.
+pub type RuleResult<T> = Result<T, String>;
+
+/// Primal outputs and their tangents (`None` = symbolic zero).
+pub type JvpOut = (Vec<Array>, Vec<Option<Array>>);
+
+/// Outputs and their batch dimensions.
+pub type BatchOut = (Vec<Array>, Vec<Option<usize>>);
+
+/// An input of a linear equation being transposed.
+#[derive(Clone, Debug)]
+pub enum LinArg {
+    /// A linear input (its cotangent is wanted); its aval.
+    Linear(Aval),
+    /// A constant input with its value.
+    Const(Array),
+}
+
+impl LinArg {
+    pub fn aval(&self) -> Aval {
+        match self {
+            LinArg::Linear(a) => a.clone(),
+            LinArg::Const(x) => x.aval(),
+        }
+    }
+
+    pub fn is_linear(&self) -> bool {
+        matches!(self, LinArg::Linear(_))
+    }
+
+    /// The value of a constant input; an error for a linear one.
+    pub fn value(&self) -> RuleResult<&Array> {
+        match self {
+            LinArg::Const(x) => Ok(x),
+            LinArg::Linear(a) => Err(format!("a nonlinear use of the linear value {a}")),
+        }
+    }
+}
+
+/// The message for a missing rule.
+pub fn no_rule(prim: &str, transformation: &str) -> String {
+    format!("primitive {prim} has no {transformation} rule")
 }
 
 /// Equality and hashing for `dyn Primitive` (the eager cache key), derived from

@@ -103,7 +103,16 @@ pub fn bind(prim: impl Primitive, args: &[Array]) -> Vec<Array> {
 /// [`bind`] for a primitive already in an `Arc` (as stored in jaxpr equations).
 #[track_caller]
 pub fn bind_arc(prim: Arc<dyn Primitive>, args: &[Array]) -> Vec<Array> {
-    let loc = Location::caller();
+    bind_at(prim, args, Location::caller())
+}
+
+/// [`bind`] reporting errors at `loc` (a location recorded earlier, e.g. in a jaxpr
+/// equation, so that errors raised while replaying point at the user's line).
+pub fn bind_at(
+    prim: Arc<dyn Primitive>,
+    args: &[Array],
+    loc: &'static Location<'static>,
+) -> Vec<Array> {
     let avals: Vec<Aval> = args.iter().map(|a| a.aval()).collect();
     let out_avals = match prim.abstract_eval(&avals) {
         Ok(out) => out,

@@ -5,12 +5,15 @@
 //! side is 0-d (as in JAX's jaxprs: `mul c 3.0:f32[]`). The numpy layer does the
 //! promotion and broadcasting before binding.
 //!
-//! jvp / transpose / batch rules: the transformations issue adds them here.
+//! Each primitive's jvp / transpose / batch rules sit in its `impl Primitive`.
 
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::primitive::{LowerCtx, Primitive};
+use crate::core::primitive::{BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult};
 use crate::core::trace::bind1;
+use crate::transform::rules::{
+    add_tangents, batch_elementwise, instantiate, unbroadcast, zeros_like,
+};
 use oxla::{BinaryOp, CmpDir, DType, UnaryOp, Value};
 
 /// Which values a primitive accepts.
@@ -189,6 +192,84 @@ impl UnaryKind {
 }
 
 impl Primitive for Unary {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let x = &primals[0];
+        let ans = unary(self.0, x);
+        let t = match &tangents[0] {
+            Some(t) => t,
+            None => return Ok((vec![ans], vec![None])),
+        };
+        let c = |v: f64| full_like_scalar(x, v);
+        use UnaryKind::*;
+        let tout = match self.0 {
+            Neg => Some(neg(t)),
+            Abs => Some(select(&ge(x, &c(0.0)), t, &neg(t))),
+            Sign | Floor | Ceil | Round(_) | IsFinite | Not | PopulationCount => None,
+            Exp => Some(mul(t, &ans)),
+            Exp2 => Some(mul(&mul(t, &ans), &c(std::f64::consts::LN_2))),
+            Expm1 => Some(mul(t, &add(&ans, &c(1.0)))),
+            Log => Some(div(t, x)),
+            Log1p => Some(div(t, &add(x, &c(1.0)))),
+            Sqrt => Some(div(&mul(t, &c(0.5)), &ans)),
+            Rsqrt => Some(mul(&mul(t, &c(-0.5)), &div(&ans, x))),
+            Cbrt => Some(mul(t, &div(&c(1.0 / 3.0), &integer_pow(&ans, 2)))),
+            Sin => Some(mul(t, &cos(x))),
+            Cos => Some(neg(&mul(t, &sin(x)))),
+            Tan => Some(mul(t, &add(&c(1.0), &mul(&ans, &ans)))),
+            Asin => Some(mul(t, &rsqrt(&sub(&c(1.0), &mul(x, x))))),
+            Acos => Some(neg(&mul(t, &rsqrt(&sub(&c(1.0), &mul(x, x)))))),
+            Atan => Some(div(t, &add(&c(1.0), &mul(x, x)))),
+            Sinh => Some(mul(t, &cosh(x))),
+            Cosh => Some(mul(t, &sinh(x))),
+            Tanh => Some(mul(t, &sub(&c(1.0), &mul(&ans, &ans)))),
+            Asinh => Some(mul(t, &rsqrt(&add(&mul(x, x), &c(1.0))))),
+            Acosh => Some(mul(t, &rsqrt(&mul(&sub(x, &c(1.0)), &add(x, &c(1.0)))))),
+            Atanh => Some(div(t, &mul(&add(&c(1.0), x), &sub(&c(1.0), x)))),
+            Logistic => Some(mul(t, &mul(&ans, &sub(&c(1.0), &ans)))),
+            Erf | Erfc => {
+                let d = mul(
+                    &c(2.0 / std::f64::consts::PI.sqrt()),
+                    &exp(&neg(&mul(x, x))),
+                );
+                let d = if self.0 == Erfc { neg(&d) } else { d };
+                Some(mul(t, &d))
+            }
+            ErfInv => Some(mul(
+                t,
+                &mul(
+                    &c(std::f64::consts::PI.sqrt() / 2.0),
+                    &exp(&mul(&ans, &ans)),
+                ),
+            )),
+            Lgamma => Some(mul(t, &digamma(x))),
+            Digamma => {
+                return Err(crate::core::primitive::no_rule(
+                    "digamma",
+                    "jvp (it needs polygamma)",
+                ))
+            }
+        };
+        Ok((vec![ans], vec![tout]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        match self.0 {
+            UnaryKind::Neg => Ok(vec![cts[0].as_ref().map(neg)]),
+            _ => Err(crate::core::primitive::no_rule(
+                self.name(),
+                "transpose (it is not linear)",
+            )),
+        }
+        .map(|v| {
+            let _ = args;
+            v
+        })
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        batch_elementwise(*self, args, dims, size)
+    }
+
     fn name(&self) -> &'static str {
         self.0.name()
     }
@@ -441,6 +522,129 @@ pub(crate) fn broadcast_scalars(ctx: &mut LowerCtx, args: &[Value], shape: &[usi
 }
 
 impl Primitive for Binary {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let (x, y) = (&primals[0], &primals[1]);
+        let ans = binary(self.0, x, y);
+        let shape = ans.shape().to_vec();
+        // A tangent term shaped like the output (0-d operands broadcast).
+        let fit = |t: Array| -> Array {
+            if t.shape() == shape.as_slice() {
+                t
+            } else {
+                crate::lax::broadcast_in_dim(&t, &shape, &[])
+            }
+        };
+        let (tx, ty) = (&tangents[0], &tangents[1]);
+        let c = |v: f64| full_like_scalar(x, v);
+        use BinaryKind::*;
+        let term_x = |f: &dyn Fn(&Array) -> Array| tx.as_ref().map(|t| fit(f(t)));
+        let term_y = |f: &dyn Fn(&Array) -> Array| ty.as_ref().map(|t| fit(f(t)));
+        let tout = match self.0 {
+            Add => add_tangents(term_x(&|t| t.clone()), term_y(&|t| t.clone())),
+            Sub => add_tangents(term_x(&|t| t.clone()), term_y(&neg)),
+            Mul => add_tangents(term_x(&|t| mul(t, y)), term_y(&|t| mul(x, t))),
+            Div => add_tangents(
+                term_x(&|t| div(t, y)),
+                term_y(&|t| neg(&div(&mul(t, &ans), y))),
+            ),
+            Rem => {
+                let q = div(x, y);
+                let trunc = select(&lt(&q, &c(0.0)), &ceil(&q), &floor(&q));
+                add_tangents(term_x(&|t| t.clone()), term_y(&|t| neg(&mul(t, &trunc))))
+            }
+            Pow => {
+                let dx = |t: &Array| {
+                    let ym1 = sub(y, &full_like_scalar(y, 1.0));
+                    let yf = convert_element_type(y, x.dtype());
+                    let ym1f = convert_element_type(&ym1, x.dtype());
+                    mul(t, &mul(&yf, &pow(x, &ym1f)))
+                };
+                let dy = |t: &Array| {
+                    let safe_x = select(&eq(x, &c(0.0)), &broadcast_like(&c(1.0), x), x);
+                    mul(t, &mul(&log(&safe_x), &ans))
+                };
+                add_tangents(term_x(&dx), term_y(&dy))
+            }
+            Max | Min => {
+                let pick_x = if self.0 == Max { gt(x, y) } else { lt(x, y) };
+                let tie = eq(x, y);
+                let zero = broadcast_like(&c(0.0), &ans);
+                let half = broadcast_like(&c(0.5), &ans);
+                let one = broadcast_like(&c(1.0), &ans);
+                let wx = select(&tie, &half, &select(&pick_x, &one, &zero));
+                let wy = sub(&one, &wx);
+                add_tangents(term_x(&|t| mul(t, &wx)), term_y(&|t| mul(t, &wy)))
+            }
+            Atan2 => {
+                let denom = add(&mul(x, x), &mul(y, y));
+                add_tangents(
+                    term_x(&|t| mul(t, &div(y, &denom))),
+                    term_y(&|t| neg(&mul(t, &div(x, &denom)))),
+                )
+            }
+            NextAfter | And | Or | Xor | ShiftLeft | ShiftRightLogical | ShiftRightArithmetic => {
+                None
+            }
+        };
+        let tout = if ans.dtype().is_float() { tout } else { None };
+        Ok((vec![ans], vec![tout]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let Some(ct) = &cts[0] else {
+            return Ok(vec![None, None]);
+        };
+        let shape_of = |a: &LinArg| a.aval().shape;
+        let lin = |i: usize| args[i].is_linear();
+        use BinaryKind::*;
+        let out = match self.0 {
+            Add => vec![
+                lin(0).then(|| unbroadcast(ct, &shape_of(&args[0]))),
+                lin(1).then(|| unbroadcast(ct, &shape_of(&args[1]))),
+            ],
+            Sub => vec![
+                lin(0).then(|| unbroadcast(ct, &shape_of(&args[0]))),
+                lin(1).then(|| unbroadcast(&neg(ct), &shape_of(&args[1]))),
+            ],
+            Mul => {
+                if lin(0) && lin(1) {
+                    return Err("mul of two linear values is not linear".into());
+                }
+                if lin(0) {
+                    vec![
+                        Some(unbroadcast(&mul(ct, args[1].value()?), &shape_of(&args[0]))),
+                        None,
+                    ]
+                } else {
+                    vec![
+                        None,
+                        Some(unbroadcast(&mul(args[0].value()?, ct), &shape_of(&args[1]))),
+                    ]
+                }
+            }
+            Div => {
+                if lin(1) {
+                    return Err("div is linear only in its numerator".into());
+                }
+                vec![
+                    Some(unbroadcast(&div(ct, args[1].value()?), &shape_of(&args[0]))),
+                    None,
+                ]
+            }
+            _ => {
+                return Err(crate::core::primitive::no_rule(
+                    self.name(),
+                    "transpose (it is not linear)",
+                ))
+            }
+        };
+        Ok(out)
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        batch_elementwise(*self, args, dims, size)
+    }
+
     fn name(&self) -> &'static str {
         self.0.name()
     }
@@ -528,6 +732,14 @@ pub enum CmpKind {
 }
 
 impl Primitive for Compare {
+    fn jvp(&self, primals: &[Array], _tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        Ok((vec![bind1(*self, primals)], vec![None]))
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        batch_elementwise(*self, args, dims, size)
+    }
+
     fn name(&self) -> &'static str {
         match self.0 {
             CmpKind::Eq => "eq",
@@ -590,6 +802,44 @@ compare_fns! {
 pub struct SelectN;
 
 impl Primitive for SelectN {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(*self, primals);
+        let which = &primals[0];
+        let tout = if tangents[1..].iter().all(Option::is_none) || !ans.dtype().is_float() {
+            None
+        } else {
+            let ts: Vec<Array> = tangents[1..]
+                .iter()
+                .zip(&primals[1..])
+                .map(|(t, p)| instantiate(t, &p.aval().strong()))
+                .collect();
+            Some(select_n(which, &ts))
+        };
+        Ok((vec![ans], vec![tout]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let which = args[0].value()?;
+        let mut out = vec![None];
+        for (i, a) in args[1..].iter().enumerate() {
+            out.push(match (&cts[0], a.is_linear()) {
+                (Some(ct), true) => {
+                    let zero = zeros_like(ct);
+                    let cases: Vec<Array> = (0..args.len() - 1)
+                        .map(|j| if j == i { ct.clone() } else { zero.clone() })
+                        .collect();
+                    Some(select_n(which, &cases))
+                }
+                _ => None,
+            });
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        batch_elementwise(*self, args, dims, size)
+    }
+
     fn name(&self) -> &'static str {
         "select_n"
     }
@@ -671,6 +921,48 @@ pub fn select(pred: &Array, on_true: &Array, on_false: &Array) -> Array {
 pub struct Clamp;
 
 impl Primitive for Clamp {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let (lo, x, hi) = (&primals[0], &primals[1], &primals[2]);
+        let ans = clamp(lo, x, hi);
+        if !ans.dtype().is_float() {
+            return Ok((vec![ans], vec![None]));
+        }
+        let shape = ans.shape().to_vec();
+        let fit = |t: &Array| crate::lax::broadcast_in_dim(t, &shape, &[]);
+        let zero = zeros_like(&ans);
+        let pick = |cond: Array, t: &Option<Array>| {
+            t.as_ref().map(|t| {
+                let t = if t.shape() == shape.as_slice() {
+                    t.clone()
+                } else {
+                    fit(t)
+                };
+                select(&cond, &t, &zero)
+            })
+        };
+        let blo = |b: &Array| {
+            if b.shape() == shape.as_slice() {
+                b.clone()
+            } else {
+                fit(b)
+            }
+        };
+        let (lo_b, hi_b) = (blo(lo), blo(hi));
+        let in_range = bitwise_and(&ge(x, &lo_b), &le(x, &hi_b));
+        let t = add_tangents(
+            add_tangents(
+                pick(lt(x, &lo_b), &tangents[0]),
+                pick(in_range, &tangents[1]),
+            ),
+            pick(gt(x, &hi_b), &tangents[2]),
+        );
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        batch_elementwise(*self, args, dims, size)
+    }
+
     fn name(&self) -> &'static str {
         "clamp"
     }
@@ -717,6 +1009,28 @@ pub struct ConvertElementType {
 }
 
 impl Primitive for ConvertElementType {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(*self, primals);
+        let t = match &tangents[0] {
+            Some(t) if self.new_dtype.is_float() && primals[0].dtype().is_float() => {
+                Some(convert_element_type(t, self.new_dtype))
+            }
+            _ => None,
+        };
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let from = args[0].aval().dtype;
+        Ok(vec![cts[0]
+            .as_ref()
+            .map(|ct| convert_element_type(ct, from))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        batch_elementwise(*self, args, dims, size)
+    }
+
     fn name(&self) -> &'static str {
         "convert_element_type"
     }
@@ -775,6 +1089,15 @@ pub struct BitcastConvertType {
 }
 
 impl Primitive for BitcastConvertType {
+    fn jvp(&self, primals: &[Array], _tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        Ok((vec![bind1(*self, primals)], vec![None]))
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
+        // Bitcasting only touches trailing dims, so the batch dim stays where it is.
+        Ok((vec![bind1(*self, args)], vec![dims[0]]))
+    }
+
     fn name(&self) -> &'static str {
         "bitcast_convert_type"
     }
@@ -833,6 +1156,34 @@ pub struct IntegerPow {
 }
 
 impl Primitive for IntegerPow {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let x = &primals[0];
+        let ans = integer_pow(x, self.y);
+        let t = match &tangents[0] {
+            Some(t) if self.y != 0 => {
+                let d = if self.y == 1 {
+                    full_like_scalar(x, 1.0)
+                } else {
+                    integer_pow(x, self.y - 1)
+                };
+                Some(mul(t, &mul(&full_like_scalar(x, self.y as f64), &d)))
+            }
+            _ => None,
+        };
+        let t = t.map(|t| {
+            if t.shape() == ans.shape() {
+                t
+            } else {
+                crate::lax::broadcast_in_dim(&t, ans.shape(), &[])
+            }
+        });
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        batch_elementwise(*self, args, dims, size)
+    }
+
     fn name(&self) -> &'static str {
         "integer_pow"
     }
@@ -896,6 +1247,26 @@ pub struct ReducePrecision {
 }
 
 impl Primitive for ReducePrecision {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(*self, primals);
+        Ok((
+            vec![ans],
+            vec![tangents[0]
+                .as_ref()
+                .map(|t| bind1(*self, std::slice::from_ref(t)))],
+        ))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], _args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        Ok(vec![cts[0]
+            .as_ref()
+            .map(|c| bind1(*self, std::slice::from_ref(c)))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        batch_elementwise(*self, args, dims, size)
+    }
+
     fn name(&self) -> &'static str {
         "reduce_precision"
     }
@@ -945,5 +1316,23 @@ pub fn full_like_scalar(like: &Array, v: f64) -> Array {
         Array::scalar_f64(v, like.dtype(), false)
     } else {
         Array::scalar_i128(v as i128, like.dtype(), false)
+    }
+}
+
+/// A 0-d constant of `dtype` holding `v`.
+pub fn full_like_scalar_dtype(dtype: DType, v: f64) -> Array {
+    if dtype.is_float() {
+        Array::scalar_f64(v, dtype, false)
+    } else {
+        Array::scalar_i128(v as i128, dtype, false)
+    }
+}
+
+/// `v` (0-d) broadcast to `like`'s shape.
+fn broadcast_like(v: &Array, like: &Array) -> Array {
+    if like.ndim() == 0 {
+        v.clone()
+    } else {
+        crate::lax::broadcast_in_dim(v, like.shape(), &[])
     }
 }

@@ -1,11 +1,14 @@
 //! Reductions: reduce_sum / max / min / prod / and / or / xor, argmax / argmin.
 //!
-//! jvp / transpose / batch rules: the transformations issue adds them here.
+//! Each primitive's jvp / transpose / batch rules sit in its `impl Primitive`.
 
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::primitive::{tuple_text, LowerCtx, Primitive};
+use crate::core::primitive::{
+    tuple_text, BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult,
+};
 use crate::core::trace::bind1;
+use crate::lax;
 use oxla::{BinaryOp, Builder, CmpDir, DType, Literal, Shape, Value};
 
 /// Which monoid a reduction folds with.
@@ -90,6 +93,56 @@ pub fn lower_reduce(b: &mut Builder, kind: ReduceKind, x: Value, axes: &[usize])
 }
 
 impl Primitive for Reduce {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let x = &primals[0];
+        let ans = reduce(x, self.kind, &self.axes);
+        let Some(t) = &tangents[0] else {
+            return Ok((vec![ans], vec![None]));
+        };
+        let kept: Vec<usize> = (0..x.ndim()).filter(|d| !self.axes.contains(d)).collect();
+        let tout = match self.kind {
+            ReduceKind::Sum => Some(reduce_sum(t, &self.axes)),
+            ReduceKind::Max | ReduceKind::Min => {
+                // Ties share the derivative evenly (JAX's "chooser" rule).
+                let ans_b = lax::broadcast_in_dim(&ans, x.shape(), &kept);
+                let loc = lax::convert_element_type(&lax::eq(x, &ans_b), x.dtype());
+                let num = reduce_sum(&lax::mul(t, &loc), &self.axes);
+                Some(lax::div(&num, &reduce_sum(&loc, &self.axes)))
+            }
+            ReduceKind::Prod => Some(reduce_sum(
+                &lax::mul(t, &product_of_others(x, &self.axes)),
+                &self.axes,
+            )),
+            _ => None,
+        };
+        Ok((vec![ans], vec![tout]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        if self.kind != ReduceKind::Sum {
+            return Err(crate::core::primitive::no_rule(
+                self.name(),
+                "transpose (it is not linear)",
+            ));
+        }
+        let shape = args[0].aval().shape;
+        let kept: Vec<usize> = (0..shape.len())
+            .filter(|d| !self.axes.contains(d))
+            .collect();
+        Ok(vec![cts[0]
+            .as_ref()
+            .map(|ct| lax::broadcast_in_dim(ct, &shape, &kept))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
+        let b = dims[0].expect("a batched operand");
+        let (axes, out_dim) = shift_axes(&self.axes, b);
+        Ok((
+            vec![reduce(&args[0], self.kind, &axes)],
+            vec![Some(out_dim)],
+        ))
+    }
+
     fn name(&self) -> &'static str {
         match self.kind {
             ReduceKind::Sum => "reduce_sum",
@@ -168,6 +221,20 @@ pub struct ArgMinMax {
 }
 
 impl Primitive for ArgMinMax {
+    fn jvp(&self, primals: &[Array], _tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        Ok((vec![bind1(self.clone(), primals)], vec![None]))
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
+        let b = dims[0].expect("a batched operand");
+        let (axes, out_dim) = shift_axes(&[self.axis], b);
+        let p = ArgMinMax {
+            axis: axes[0],
+            ..self.clone()
+        };
+        Ok((vec![bind1(p, &args[..1])], vec![Some(out_dim)]))
+    }
+
     fn name(&self) -> &'static str {
         if self.is_max {
             "argmax"
@@ -277,4 +344,48 @@ pub fn argmin(x: &Array, axis: usize, index_dtype: DType) -> Array {
         },
         std::slice::from_ref(x),
     )
+}
+
+/// Reduction axes of the per-example value mapped into the batched value whose batch
+/// dim is `bdim`, and the batch dim of the result.
+pub fn shift_axes(axes: &[usize], bdim: usize) -> (Vec<usize>, usize) {
+    let mut shifted = Vec::with_capacity(axes.len());
+    for &a in axes {
+        shifted.push(if a >= bdim { a + 1 } else { a });
+    }
+    let out = bdim - shifted.iter().filter(|&&a| a < bdim).count();
+    (shifted, out)
+}
+
+/// For each element, the product of the other elements in its reduction group
+/// (exclusive prefix times exclusive suffix products, so zeros are handled).
+fn product_of_others(x: &Array, axes: &[usize]) -> Array {
+    // Bring the reduced axes last and flatten them into one.
+    let kept: Vec<usize> = (0..x.ndim()).filter(|d| !axes.contains(d)).collect();
+    let mut perm = kept.clone();
+    perm.extend_from_slice(axes);
+    let xt = lax::transpose(x, &perm);
+    let kept_shape: Vec<usize> = kept.iter().map(|&d| x.shape()[d]).collect();
+    let n: usize = axes.iter().map(|&d| x.shape()[d]).product();
+    let mut flat_shape = kept_shape.clone();
+    flat_shape.push(n);
+    let flat = lax::reshape(&xt, &flat_shape);
+    let last = flat_shape.len() - 1;
+    let one = lax::full_like_scalar(x, 1.0);
+    let shift = |v: &Array, reverse: bool| {
+        let mut cfg: Vec<(i64, i64, usize)> = vec![(0, 0, 0); flat_shape.len()];
+        cfg[last] = if reverse { (-1, 1, 0) } else { (1, -1, 0) };
+        lax::pad(v, &one, &cfg)
+    };
+    let before = shift(&lax::cumprod(&flat, last, false), false);
+    let after = shift(&lax::cumprod(&flat, last, true), true);
+    let others = lax::mul(&before, &after);
+    let mut t_shape = kept_shape;
+    t_shape.extend(axes.iter().map(|&d| x.shape()[d]));
+    let others = lax::reshape(&others, &t_shape);
+    let mut inv = vec![0; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i;
+    }
+    lax::transpose(&others, &inv)
 }

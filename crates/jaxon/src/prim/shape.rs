@@ -1,14 +1,17 @@
 //! Shape primitives: broadcast_in_dim, reshape, squeeze, transpose, rev, slice,
 //! concatenate, pad, iota (and `expand_dims`, which binds broadcast_in_dim).
 //!
-//! All are linear; their jvp / transpose / batch rules arrive with the
-//! transformations issue, here.
+//! All are linear: the JVP applies the same primitive to the tangent, and each has a
+//! transpose rule. Rules sit in each `impl Primitive`.
 
 use super::elementwise::same_dtype;
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::primitive::{tuple_text, LowerCtx, Primitive};
+use crate::core::primitive::{
+    tuple_text, BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult,
+};
 use crate::core::trace::bind1;
+use crate::transform::rules::{bdim_to_front, instantiate, move_axis};
 use oxla::{DType, Op, Shape, Value};
 
 fn one(inputs: &[Aval]) -> Result<&Aval, String> {
@@ -28,6 +31,41 @@ pub struct BroadcastInDim {
 }
 
 impl Primitive for BroadcastInDim {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        let t = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let Some(ct) = &cts[0] else {
+            return Ok(vec![None]);
+        };
+        let in_shape = args[0].aval().shape;
+        // Sum the new dims and the size-1 dims that were expanded, then restore shape.
+        let sum_dims: Vec<usize> = (0..self.shape.len())
+            .filter(
+                |d| match self.broadcast_dimensions.iter().position(|b| b == d) {
+                    None => true,
+                    Some(i) => in_shape[i] == 1 && self.shape[*d] != 1,
+                },
+            )
+            .collect();
+        let s = crate::lax::reduce_sum(ct, &sum_dims);
+        Ok(vec![Some(reshape(&s, &in_shape))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let x = bdim_to_front(&args[0], dims[0], size);
+        let mut shape = vec![size];
+        shape.extend_from_slice(&self.shape);
+        let mut bd = vec![0];
+        bd.extend(self.broadcast_dimensions.iter().map(|d| d + 1));
+        Ok((vec![broadcast_in_dim(&x, &shape, &bd)], vec![Some(0)]))
+    }
+
     fn name(&self) -> &'static str {
         "broadcast_in_dim"
     }
@@ -136,6 +174,27 @@ pub struct Reshape {
 }
 
 impl Primitive for Reshape {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        let t = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        Ok(vec![cts[0]
+            .as_ref()
+            .map(|ct| reshape(ct, &args[0].aval().shape))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let x = bdim_to_front(&args[0], dims[0], size);
+        let mut shape = vec![size];
+        shape.extend_from_slice(&self.new_sizes);
+        Ok((vec![reshape(&x, &shape)], vec![Some(0)]))
+    }
+
     fn name(&self) -> &'static str {
         "reshape"
     }
@@ -188,6 +247,26 @@ pub struct Squeeze {
 }
 
 impl Primitive for Squeeze {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        let t = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        Ok(vec![cts[0]
+            .as_ref()
+            .map(|ct| reshape(ct, &args[0].aval().shape))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let x = bdim_to_front(&args[0], dims[0], size);
+        let d: Vec<usize> = self.dimensions.iter().map(|d| d + 1).collect();
+        Ok((vec![squeeze(&x, &d)], vec![Some(0)]))
+    }
+
     fn name(&self) -> &'static str {
         "squeeze"
     }
@@ -254,6 +333,29 @@ pub(crate) fn check_permutation(perm: &[usize], rank: usize) -> Result<(), Strin
 }
 
 impl Primitive for Transpose {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        let t = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], _args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let mut inv = vec![0; self.permutation.len()];
+        for (i, &p) in self.permutation.iter().enumerate() {
+            inv[p] = i;
+        }
+        Ok(vec![cts[0].as_ref().map(|ct| transpose(ct, &inv))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let x = bdim_to_front(&args[0], dims[0], size);
+        let mut perm = vec![0];
+        perm.extend(self.permutation.iter().map(|p| p + 1));
+        Ok((vec![transpose(&x, &perm)], vec![Some(0)]))
+    }
+
     fn name(&self) -> &'static str {
         "transpose"
     }
@@ -295,6 +397,24 @@ pub struct Rev {
 }
 
 impl Primitive for Rev {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        let t = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], _args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        Ok(vec![cts[0].as_ref().map(|ct| rev(ct, &self.dimensions))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let x = bdim_to_front(&args[0], dims[0], size);
+        let d: Vec<usize> = self.dimensions.iter().map(|d| d + 1).collect();
+        Ok((vec![rev(&x, &d)], vec![Some(0)]))
+    }
+
     fn name(&self) -> &'static str {
         "rev"
     }
@@ -349,6 +469,58 @@ pub struct Slice {
 }
 
 impl Primitive for Slice {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        let t = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let Some(ct) = &cts[0] else {
+            return Ok(vec![None]);
+        };
+        let in_shape = args[0].aval().shape;
+        let strides = self
+            .strides
+            .clone()
+            .unwrap_or_else(|| vec![1; in_shape.len()]);
+        // Zeros around and between the sliced elements.
+        let cfg: Vec<(i64, i64, usize)> = (0..in_shape.len())
+            .map(|d| {
+                let lo = self.start_indices[d] as i64;
+                let out = ct.shape()[d] as i64;
+                let covered = if out == 0 {
+                    0
+                } else {
+                    (out - 1) * strides[d] as i64 + 1
+                };
+                let hi = in_shape[d] as i64 - lo - covered;
+                (lo, hi, strides[d] - 1)
+            })
+            .collect();
+        let zero = crate::lax::full_like_scalar(ct, 0.0);
+        Ok(vec![Some(pad(ct, &zero, &cfg))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let x = bdim_to_front(&args[0], dims[0], size);
+        let mut start = vec![0];
+        start.extend_from_slice(&self.start_indices);
+        let mut limit = vec![size];
+        limit.extend_from_slice(&self.limit_indices);
+        let strides = self.strides.as_ref().map(|s| {
+            let mut v = vec![1];
+            v.extend_from_slice(s);
+            v
+        });
+        Ok((
+            vec![slice(&x, &start, &limit, strides.as_deref())],
+            vec![Some(0)],
+        ))
+    }
+
     fn name(&self) -> &'static str {
         "slice"
     }
@@ -441,6 +613,45 @@ pub struct Concatenate {
 }
 
 impl Primitive for Concatenate {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        if tangents.iter().all(Option::is_none) || !ans.dtype().is_float() {
+            return Ok((vec![ans], vec![None]));
+        }
+        let ts: Vec<Array> = tangents
+            .iter()
+            .zip(primals)
+            .map(|(t, p)| instantiate(t, &p.aval().strong()))
+            .collect();
+        Ok((vec![ans], vec![Some(bind1(self.clone(), &ts))]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let Some(ct) = &cts[0] else {
+            return Ok(vec![None; args.len()]);
+        };
+        let mut start = 0;
+        let mut out = Vec::with_capacity(args.len());
+        for a in args {
+            let n = a.aval().shape[self.dimension];
+            out.push(
+                a.is_linear()
+                    .then(|| slice_in_dim(ct, start, start + n, 1, self.dimension)),
+            );
+            start += n;
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let xs: Vec<Array> = args
+            .iter()
+            .zip(dims)
+            .map(|(a, &d)| bdim_to_front(a, d, size))
+            .collect();
+        Ok((vec![concatenate(&xs, self.dimension + 1)], vec![Some(0)]))
+    }
+
     fn name(&self) -> &'static str {
         "concatenate"
     }
@@ -502,6 +713,64 @@ pub struct Pad {
 }
 
 impl Primitive for Pad {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        if tangents.iter().all(Option::is_none) || !ans.dtype().is_float() {
+            return Ok((vec![ans], vec![None]));
+        }
+        let tx = instantiate(&tangents[0], &primals[0].aval().strong());
+        let tv = instantiate(&tangents[1], &primals[1].aval().strong());
+        Ok((vec![ans], vec![Some(bind1(self.clone(), &[tx, tv]))]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let Some(ct) = &cts[0] else {
+            return Ok(vec![None, None]);
+        };
+        let zero = crate::lax::full_like_scalar(ct, 0.0);
+        // Undo the edge padding (negative amounts re-pad), then drop interior padding.
+        let unpad: Vec<(i64, i64, usize)> = self
+            .padding_config
+            .iter()
+            .map(|&(lo, hi, _)| (-lo, -hi, 0))
+            .collect();
+        let core = pad(ct, &zero, &unpad);
+        let n = core.ndim();
+        let start = vec![0; n];
+        let limit = core.shape().to_vec();
+        let strides: Vec<usize> = self.padding_config.iter().map(|p| p.2 + 1).collect();
+        let t_operand = slice(&core, &start, &limit, Some(&strides));
+        let t_value = args[1].is_linear().then(|| {
+            let all: Vec<usize> = (0..n).collect();
+            crate::lax::sub(
+                &crate::lax::reduce_sum(ct, &all),
+                &crate::lax::reduce_sum(&t_operand, &all),
+            )
+        });
+        Ok(vec![args[0].is_linear().then_some(t_operand), t_value])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let x = bdim_to_front(&args[0], dims[0], size);
+        let mut cfg = vec![(0, 0, 0)];
+        cfg.extend_from_slice(&self.padding_config);
+        if dims[1].is_none() {
+            return Ok((vec![pad(&x, &args[1], &cfg)], vec![Some(0)]));
+        }
+        // A batched padding value: pad with zeros, then select it into the padding.
+        let zero = crate::lax::full_like_scalar(&x, 0.0);
+        let padded = pad(&x, &zero, &cfg);
+        let ones = crate::lax::broadcast_in_dim(
+            &Array::scalar_i128(1, DType::Bool, false),
+            x.shape(),
+            &[],
+        );
+        let mask = pad(&ones, &Array::scalar_i128(0, DType::Bool, false), &cfg);
+        let v = move_axis(&args[1], dims[1].unwrap_or(0), 0);
+        let v = broadcast_in_dim(&v, padded.shape(), &[0]);
+        Ok((vec![crate::lax::select(&mask, &padded, &v)], vec![Some(0)]))
+    }
+
     fn name(&self) -> &'static str {
         "pad"
     }
