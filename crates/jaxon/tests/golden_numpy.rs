@@ -119,6 +119,19 @@ fn tolerance(f: &str, dt: DType) -> Option<Tol> {
         "nn.gelu",
         "nn.softmax",
         "nn.log_softmax",
+        "logaddexp2",
+        "float_power",
+        "logspace",
+        "nansum",
+        "nanmean",
+        "average",
+        "trace",
+        "nn.log_sigmoid",
+        "nn.elu",
+        "nn.celu",
+        "nn.selu",
+        "nn.mish",
+        "nn.standardize",
     ];
     if !dt.is_float() || !APPROX.contains(&f) {
         return None;
@@ -201,6 +214,19 @@ fn unary_np(f: &str) -> Option<fn(Operand) -> Array> {
         "nn.silu" => nn::silu,
         "nn.swish" => nn::swish,
         "nn.softplus" => nn::softplus,
+        "signbit" => jnp::signbit,
+        "positive" => jnp::positive,
+        "fabs" => jnp::fabs,
+        "nn.relu6" => nn::relu6,
+        "nn.log_sigmoid" => nn::log_sigmoid,
+        "nn.hard_tanh" => nn::hard_tanh,
+        "nn.hard_sigmoid" => nn::hard_sigmoid,
+        "nn.hard_silu" => nn::hard_silu,
+        "nn.hard_swish" => nn::hard_swish,
+        "nn.selu" => nn::selu,
+        "nn.soft_sign" => nn::soft_sign,
+        "nn.mish" => nn::mish,
+        "nn.sparse_plus" => nn::sparse_plus,
         _ => return None,
     })
 }
@@ -237,6 +263,12 @@ fn binary_np(f: &str) -> Option<fn(Operand, Operand) -> Array> {
         "less_equal" => jnp::less_equal,
         "greater" => jnp::greater,
         "greater_equal" => jnp::greater_equal,
+        "logaddexp2" => jnp::logaddexp2,
+        "fmax" => jnp::fmax,
+        "fmin" => jnp::fmin,
+        "copysign" => jnp::copysign,
+        "float_power" => jnp::float_power,
+        "heaviside" => jnp::heaviside,
         _ => return None,
     })
 }
@@ -312,36 +344,86 @@ fn dispatch(c: &Case) -> Out {
         }
         "lax.integer_pow" => one(lax::integer_pow(&args[0].arr(), kw_i64(c, "y", 0) as i32)),
         "clip" => {
-            // clip(x, min, max): positional or keyword; None bounds are not in jaxon's API.
+            // clip(x, min, max): positional or keyword; a null or absent bound is None.
             let bound = |i: usize, k: &str| {
                 let from_kw = kw(c, k).map(|v| Arg::S(golden_support::scalar(v)));
-                args.get(i).cloned().or(from_kw)
-            };
-            let (lo, hi) = (bound(1, "min"), bound(2, "max"));
-            match (lo, hi) {
-                (Some(lo), Some(hi)) if !matches!(lo, Arg::None) && !matches!(hi, Arg::None) => {
-                    one(jnp::clip(x(), lo.op(), hi.op()))
+                match args.get(i).cloned().or(from_kw) {
+                    None | Some(Arg::None) => None,
+                    Some(a) => Some(a.op()),
                 }
-                _ => Err(Skip::Form("clip with a missing bound")),
-            }
+            };
+            one(jnp::clip_opt(x(), bound(1, "min"), bound(2, "max")))
+        }
+        "divmod" => {
+            let (q, r) = jnp::divmod(args[0].op(), args[1].op());
+            Ok(vec![q, r])
+        }
+        "isclose" | "allclose" => {
+            only(c, &["rtol", "atol", "equal_nan"])?;
+            let tol = |k: &str, d: f64| kw(c, k).map_or(d, golden_support::num);
+            let (rtol, atol) = (tol("rtol", 1e-5), tol("atol", 1e-8));
+            let f = if f == "isclose" {
+                jnp::isclose
+            } else {
+                jnp::allclose
+            };
+            one(f(
+                args[0].op(),
+                args[1].op(),
+                rtol,
+                atol,
+                kw_bool(c, "equal_nan"),
+            ))
+        }
+        "nan_to_num" => {
+            only(c, &["nan", "posinf", "neginf"])?;
+            let nan = kw(c, "nan").map_or(0.0, golden_support::num);
+            let inf = |k: &str| kw(c, k).map(golden_support::num);
+            one(jnp::nan_to_num(x(), nan, inf("posinf"), inf("neginf")))
         }
         "where" if args.len() == 3 && c.kwargs.is_empty() => {
             one(jnp::where_(args[0].op(), args[1].op(), args[2].op()))
         }
         "where" => Err(Skip::Form("one-argument where (nonzero)")),
         // ---- reductions
-        "sum" | "prod" | "max" | "min" | "all" | "any" | "mean" => {
+        "sum" | "prod" | "max" | "min" => {
+            only(c, &["axis", "keepdims", "dtype", "initial"])?;
+            let mut o = jnp::ReduceOptions::new();
+            o.dtype = kw_dtype(c, "dtype");
+            o.initial = kw(c, "initial").map(golden_support::scalar);
+            let r: fn(Operand, Option<&[i64]>, bool, jnp::ReduceOptions) -> Array = match f {
+                "sum" => jnp::sum_with,
+                "prod" => jnp::prod_with,
+                "max" => jnp::max_with,
+                _ => jnp::min_with,
+            };
+            one(r(x(), ax, keep, o))
+        }
+        "mean" => {
+            only(c, &["axis", "keepdims", "dtype"])?;
+            one(jnp::mean_with(x(), ax, keep, kw_dtype(c, "dtype")))
+        }
+        "all" | "any" | "nansum" | "nanprod" | "nanmax" | "nanmin" | "nanmean" | "ptp"
+        | "count_nonzero" | "median" => {
             only(c, &["axis", "keepdims"])?;
             let r: fn(Operand, Option<&[i64]>, bool) -> Array = match f {
-                "sum" => jnp::sum,
-                "prod" => jnp::prod,
-                "max" => jnp::max,
-                "min" => jnp::min,
                 "all" => jnp::all,
                 "any" => jnp::any,
-                _ => jnp::mean,
+                "nansum" => jnp::nansum,
+                "nanprod" => jnp::nanprod,
+                "nanmax" => jnp::nanmax,
+                "nanmin" => jnp::nanmin,
+                "nanmean" => jnp::nanmean,
+                "ptp" => jnp::ptp,
+                "count_nonzero" => jnp::count_nonzero,
+                _ => jnp::median,
             };
             one(r(x(), ax, keep))
+        }
+        "average" => {
+            only(c, &["axis", "keepdims", "weights"])?;
+            let w = kw(c, "weights").map(golden_support::array);
+            one(jnp::average(x(), ax, w.as_ref(), keep))
         }
         "var" | "std" => {
             only(c, &["axis", "keepdims", "ddof"])?;
@@ -351,12 +433,12 @@ fn dispatch(c: &Case) -> Out {
             one(r(x(), ax, ddof, keep))
         }
         "argmax" | "argmin" => {
-            only(c, &["axis"])?;
+            only(c, &["axis", "keepdims"])?;
             let axis = axes.map(|a| a[0]);
             one(if f == "argmax" {
-                jnp::argmax(x(), axis)
+                jnp::argmax_with(x(), axis, keep)
             } else {
-                jnp::argmin(x(), axis)
+                jnp::argmin_with(x(), axis, keep)
             })
         }
         "nn.logsumexp" => {
@@ -433,14 +515,82 @@ fn dispatch(c: &Case) -> Out {
             )),
             _ => Err(Skip::Form("tile reps")),
         },
-        "repeat" => match kw(c, "repeats") {
-            Some(Value::Number(n)) => one(jnp::repeat(
-                x(),
-                n.as_u64().expect("repeats") as usize,
-                kw(c, "axis").map(|v| v.as_i64().expect("axis")),
-            )),
-            _ => Err(Skip::Form("repeat with per-element repeats")),
-        },
+        "repeat" => {
+            let axis = kw(c, "axis").map(|v| v.as_i64().expect("axis"));
+            match kw(c, "repeats").expect("repeats") {
+                Value::Number(n) => one(jnp::repeat(
+                    x(),
+                    n.as_u64().expect("repeats") as usize,
+                    axis,
+                )),
+                v => {
+                    let r: Vec<usize> = golden_support::array(v)
+                        .to_f64_vec()
+                        .iter()
+                        .map(|&n| n as usize)
+                        .collect();
+                    one(jnp::repeat_each(x(), &r, axis))
+                }
+            }
+        }
+        "dstack" => one(jnp::dstack(&args[0].arrays())),
+        "column_stack" => one(jnp::column_stack(&args[0].arrays())),
+        "array_split" => {
+            let axis = kw_i64(c, "axis", 0);
+            Ok(match kw(c, "indices_or_sections").expect("sections") {
+                Value::Array(_) => jnp::array_split(
+                    x(),
+                    jnp::Sections::At(kw_axes(c, "indices_or_sections").unwrap()),
+                    axis,
+                ),
+                v => jnp::array_split(x(), v.as_u64().expect("n") as usize, axis),
+            })
+        }
+        "fliplr" => one(jnp::fliplr(x())),
+        "flipud" => one(jnp::flipud(x())),
+        "rot90" => {
+            only(c, &["k", "axes"])?;
+            let axes = kw_axes(c, "axes").unwrap_or(vec![0, 1]);
+            one(jnp::rot90(x(), kw_i64(c, "k", 1), (axes[0], axes[1])))
+        }
+        "diag" => one(jnp::diag(x(), kw_i64(c, "k", 0))),
+        "diagonal" | "trace" => {
+            only(c, &["offset", "axis1", "axis2"])?;
+            let (o, a1, a2) = (
+                kw_i64(c, "offset", 0),
+                kw_i64(c, "axis1", 0),
+                kw_i64(c, "axis2", 1),
+            );
+            one(if f == "diagonal" {
+                jnp::diagonal(x(), o, a1, a2)
+            } else {
+                jnp::trace(x(), o, a1, a2)
+            })
+        }
+        "atleast_1d" => one(jnp::atleast_1d(x())),
+        "atleast_2d" => one(jnp::atleast_2d(x())),
+        "atleast_3d" => one(jnp::atleast_3d(x())),
+        "meshgrid" => {
+            only(c, &["indexing"])?;
+            let xs: Vec<Array> = args.iter().map(Arg::arr).collect();
+            let ix = kw(c, "indexing").map_or("xy", |v| v.as_str().unwrap());
+            Ok(jnp::meshgrid(&xs, ix))
+        }
+        "logspace" => {
+            only(c, &["num", "endpoint", "base", "dtype"])?;
+            let (a, b) = (
+                golden_support::num(&c.args[0]["scalar"]),
+                golden_support::num(&c.args[1]["scalar"]),
+            );
+            one(jnp::logspace_with(
+                a,
+                b,
+                kw_i64(c, "num", 50) as usize,
+                kw(c, "endpoint").is_none_or(|v| v.as_bool().unwrap()),
+                kw(c, "base").map_or(10.0, golden_support::num),
+                kw_dtype(c, "dtype"),
+            ))
+        }
         "flip" => one(jnp::flip(x(), ax)),
         "roll" => match (kw(c, "shift"), axes.as_deref()) {
             (Some(Value::Number(s)), None) => one(jnp::roll(x(), s.as_i64().unwrap(), None)),
@@ -490,7 +640,7 @@ fn dispatch(c: &Case) -> Out {
                 golden_support::num(&c.args[1]["scalar"]),
             );
             let num = kw_i64(c, "num", 50) as usize;
-            let endpoint = kw(c, "endpoint").map_or(true, |v| v.as_bool().unwrap());
+            let endpoint = kw(c, "endpoint").is_none_or(|v| v.as_bool().unwrap());
             one(jnp::linspace_with(
                 a,
                 b,
@@ -516,31 +666,57 @@ fn dispatch(c: &Case) -> Out {
         // ---- nn
         "nn.gelu" => one(nn::gelu(
             x(),
-            kw(c, "approximate").map_or(true, |v| v.as_bool().unwrap()),
+            kw(c, "approximate").is_none_or(|v| v.as_bool().unwrap()),
         )),
         "nn.softmax" | "nn.log_softmax" => {
-            only(c, &["axis"])?;
-            let axis = match axes.as_deref() {
-                None if c.kwargs.contains_key("axis") => {
-                    return Err(Skip::Form("softmax over all axes (axis=None)"))
-                }
-                None => -1,
-                Some([a]) => *a,
-                Some(_) => return Err(Skip::Form("softmax over several axes")),
+            only(c, &["axis", "where"])?;
+            let axes = match axes {
+                None if !c.kwargs.contains_key("axis") => Some(vec![-1]),
+                a => a,
             };
-            one(if f == "nn.softmax" {
-                nn::softmax(x(), axis)
+            let mask = kw(c, "where").map(golden_support::array);
+            let f = if f == "nn.softmax" {
+                nn::softmax_with
             } else {
-                nn::log_softmax(x(), axis)
+                nn::log_softmax_with
+            };
+            one(f(x(), axes.as_deref(), mask.as_ref()))
+        }
+        "nn.elu" | "nn.celu" => {
+            only(c, &["alpha"])?;
+            let alpha = kw(c, "alpha").map_or(1.0, golden_support::num);
+            one(if f == "nn.elu" {
+                nn::elu(x(), alpha)
+            } else {
+                nn::celu(x(), alpha)
             })
         }
+        "nn.leaky_relu" => {
+            only(c, &["negative_slope"])?;
+            let s = kw(c, "negative_slope").map_or(0.01, golden_support::num);
+            one(nn::leaky_relu(x(), s))
+        }
+        "nn.standardize" => {
+            only(c, &["axis", "epsilon"])?;
+            let axes = match axes {
+                None if !c.kwargs.contains_key("axis") => Some(vec![-1]),
+                a => a,
+            };
+            let eps = kw(c, "epsilon").map_or(1e-5, golden_support::num);
+            one(nn::standardize(x(), axes.as_deref(), eps))
+        }
+        "nn.glu" => {
+            only(c, &["axis"])?;
+            one(nn::glu(x(), kw_i64(c, "axis", -1)))
+        }
         "nn.one_hot" => {
-            only(c, &["num_classes", "dtype"])?;
+            only(c, &["num_classes", "dtype", "axis"])?;
             let n = kw_i64(c, "num_classes", 0) as usize;
-            one(nn::one_hot(
+            one(nn::one_hot_with(
                 x(),
                 n,
                 kw_dtype(c, "dtype").unwrap_or(DType::F32),
+                kw_i64(c, "axis", -1),
             ))
         }
         _ => Err(Skip::Missing),
@@ -580,13 +756,24 @@ fn pad(c: &Case, args: &[Arg]) -> Out {
         "reflect" => Some(jnp::PadMode::Reflect),
         "symmetric" => Some(jnp::PadMode::Symmetric),
         "wrap" => Some(jnp::PadMode::Wrap),
+        "linear_ramp" => Some(jnp::PadMode::LinearRamp),
+        "maximum" => Some(jnp::PadMode::Maximum),
+        "minimum" => Some(jnp::PadMode::Minimum),
+        "mean" => Some(jnp::PadMode::Mean),
         _ => return Err(Skip::Form("pad mode")),
     };
     match (mode, kw(c, "constant_values")) {
         (Some(m), None) => one(jnp::pad_with(&x, &pairs, m)),
         (None, None) => one(jnp::pad(&x, &pairs, 0)),
         (None, Some(v)) if !v.is_array() => one(jnp::pad(&x, &pairs, golden_support::scalar(v))),
-        _ => Err(Skip::Form("pad with per-axis constants")),
+        (None, Some(Value::Array(v))) if v.iter().all(Value::is_array) => {
+            let vals: Vec<(f64, f64)> = v
+                .iter()
+                .map(|p| (golden_support::num(&p[0]), golden_support::num(&p[1])))
+                .collect();
+            one(jnp::pad_constants(&x, &pairs, &vals))
+        }
+        _ => Err(Skip::Form("pad with these constants")),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Array creation: `array`, `zeros`, `ones`, `full`, `*_like`, `arange`, `linspace`,
-//! `eye`, `identity`, `tri`, `tril`, `triu`.
+//! `logspace`, `eye`, `identity`, `tri`, `tril`, `triu`, `diag`, `diagonal`, `trace`.
 
 use super::promote::{ArrayLike, Operand};
 use crate::array::{Array, Element};
@@ -386,4 +386,137 @@ pub fn tril(x: &Array, k: i64) -> Array {
 #[track_caller]
 pub fn triu(x: &Array, k: i64) -> Array {
     tri_select(x, k, false, "triu")
+}
+
+/// `num` values `base ** t` for `t` evenly spaced from `start` to `stop` (inclusive),
+/// float32 (`jnp.logspace(start, stop, num)`).
+///
+/// ```
+/// use jaxon::numpy as jnp;
+/// assert_eq!(jnp::logspace(0.0, 2.0, 3).to_vec::<f32>(), vec![1.0, 10.0, 100.0]);
+/// ```
+#[track_caller]
+pub fn logspace(start: f64, stop: f64, num: usize) -> Array {
+    logspace_with(start, stop, num, true, 10.0, None)
+}
+
+/// `jnp.logspace(start, stop, num, endpoint, base, dtype)`: `base ** linspace(...)`
+/// computed in floating point, then converted to `dtype`.
+#[track_caller]
+pub fn logspace_with(
+    start: f64,
+    stop: f64,
+    num: usize,
+    endpoint: bool,
+    base: f64,
+    dtype: Option<DType>,
+) -> Array {
+    let dtype = dtype.unwrap_or(default_float());
+    let comp = if dtype.is_float() {
+        dtype
+    } else {
+        default_float()
+    };
+    let lin = linspace_with(start, stop, num, endpoint, Some(comp));
+    lax::convert_element_type(&super::math::power(base, &lin), dtype)
+}
+
+/// The diagonal at `offset` of the plane of `axis1` and `axis2`, as the last axis of
+/// the result (the other axes keep their order).
+///
+/// ```
+/// use jaxon::numpy as jnp;
+/// let m = jnp::array(&[[1i32, 2, 3], [4, 5, 6]]);
+/// assert_eq!(jnp::diagonal(&m, 1, 0, 1).to_vec::<i32>(), vec![2, 6]);
+/// ```
+#[track_caller]
+pub fn diagonal(a: impl ArrayLike, offset: i64, axis1: i64, axis2: i64) -> Array {
+    let a = a.to_array();
+    let a = last_two("diagonal", &a, axis1, axis2);
+    let nd = a.ndim();
+    let (n, m) = (a.shape()[nd - 2] as i64, a.shape()[nd - 1] as i64);
+    let d = (n + offset.min(0)).min(m - offset.max(0)).max(0) as usize;
+    let (r0, c0) = if offset >= 0 {
+        (0, offset as usize)
+    } else {
+        ((-offset) as usize, 0)
+    };
+    let (r0, c0) = if d == 0 { (0, 0) } else { (r0, c0) };
+    // The d×d block whose main diagonal is wanted; flattened, that diagonal is every
+    // (d+1)-th element.
+    let block = lax::slice_in_dim(
+        &lax::slice_in_dim(&a, r0, r0 + d, 1, nd - 2),
+        c0,
+        c0 + d,
+        1,
+        nd - 1,
+    );
+    let mut flat = a.shape()[..nd - 2].to_vec();
+    flat.push(d * d);
+    let block = lax::reshape(&block, &flat);
+    lax::slice_in_dim(&block, 0, d * d, d + 1, nd - 2)
+}
+
+/// `a` with `axis1` and `axis2` moved to the end (checked: at least 2-d, distinct axes).
+#[track_caller]
+fn last_two(op: &str, a: &Array, axis1: i64, axis2: i64) -> Array {
+    if a.ndim() < 2 {
+        user_error(format!(
+            "{op}: requires an array of at least two dimensions, got shape {:?}",
+            a.shape()
+        ));
+    }
+    let a1 = super::promote::canonical_axis(op, axis1, a.ndim());
+    let a2 = super::promote::canonical_axis(op, axis2, a.ndim());
+    if a1 == a2 {
+        user_error(format!(
+            "{op}: axis1 and axis2 cannot be the same (both {a1})"
+        ));
+    }
+    let mut perm: Vec<usize> = (0..a.ndim()).filter(|&d| d != a1 && d != a2).collect();
+    perm.extend([a1, a2]);
+    lax::transpose(a, &perm)
+}
+
+/// 1-d `v`: a square matrix with `v` on diagonal `k`. 2-d `v`: its diagonal `k`.
+///
+/// ```
+/// use jaxon::numpy as jnp;
+/// let m = jnp::diag(&jnp::array(&[1i32, 2]), 1);
+/// assert_eq!(m.to_vec::<i32>(), vec![0, 1, 0, 0, 0, 2, 0, 0, 0]);
+/// ```
+#[track_caller]
+pub fn diag(v: impl ArrayLike, k: i64) -> Array {
+    let v = v.to_array();
+    match v.ndim() {
+        1 => {
+            let n = v.shape()[0] + k.unsigned_abs() as usize;
+            let zero = Array::scalar_i128(0, v.dtype(), false);
+            let padded = lax::pad(&v, &zero, &[(k.max(0), (-k).max(0), 0)]);
+            let rows = lax::broadcast_in_dim(&padded, &[n, n], &[1]);
+            let mask = diagonal_mask(n, n, k, Diag::On);
+            lax::select(&mask, &rows, &lax::broadcast_in_dim(&zero, &[n, n], &[]))
+        }
+        2 => diagonal(&v, k, 0, 1),
+        _ => user_error(format!(
+            "diag: input must be 1-d or 2-d, got shape {:?}",
+            v.shape()
+        )),
+    }
+}
+
+/// Sum of the diagonal at `offset` of the plane of `axis1` and `axis2` (integers
+/// accumulate like [`sum`](super::reductions::sum)).
+#[track_caller]
+pub fn trace(a: impl ArrayLike, offset: i64, axis1: i64, axis2: i64) -> Array {
+    let a = a.to_array();
+    let a = last_two("trace", &a, axis1, axis2);
+    let nd = a.ndim();
+    let (n, m) = (a.shape()[nd - 2], a.shape()[nd - 1]);
+    // Like JAX: zero everything off the diagonal and sum the plane.
+    let mask =
+        super::promote::broadcast_to_shape(&diagonal_mask(n, m, offset, Diag::On), a.shape());
+    let zero = lax::broadcast_in_dim(&Array::scalar_i128(0, a.dtype(), false), a.shape(), &[]);
+    let masked = lax::select(&mask, &a, &zero);
+    super::reductions::sum(&masked, Some(&[-2, -1]), false)
 }

@@ -571,3 +571,229 @@ pub fn isinf(x: impl ArrayLike) -> Array {
 pub fn astype(x: impl ArrayLike, dtype: DType) -> Array {
     lax::convert_element_type(&x.to_array(), dtype)
 }
+
+// ---- more elementwise functions (jax.numpy ufuncs built from the ones above) -------
+
+/// `(floor_divide(x, y), remainder(x, y))`, like Python's `divmod`.
+///
+/// ```
+/// use jaxon::numpy as jnp;
+/// let (q, r) = jnp::divmod(&jnp::array(&[7i32, -7]), 2);
+/// assert_eq!(q.to_vec::<i32>(), vec![3, -4]);
+/// assert_eq!(r.to_vec::<i32>(), vec![1, 1]);
+/// ```
+#[track_caller]
+pub fn divmod(x: impl ArrayLike, y: impl ArrayLike) -> (Array, Array) {
+    let (x, y) = pair("divmod", x, y);
+    (floor_divide(&x, &y), remainder(&x, &y))
+}
+
+/// True where the sign bit is set (so `-0.0` and negative NaNs count as negative).
+#[track_caller]
+pub fn signbit(x: impl ArrayLike) -> Array {
+    let x = x.to_array();
+    let d = x.dtype();
+    if d.is_bool() || d.is_unsigned_int() {
+        return super::creation::full(x.shape(), false, Some(DType::Bool));
+    }
+    if d.is_int() {
+        return lax::lt(&x, &filled(&x, 0.0));
+    }
+    // Reinterpret the float as a signed integer of the same width: the sign bit is its sign.
+    let int = match d.bits() {
+        16 => DType::I16,
+        32 => DType::I32,
+        _ => DType::I64,
+    };
+    let bits = lax::bitcast_convert_type(&x, int);
+    lax::lt(&bits, &filled(&bits, 0.0))
+}
+
+/// `+x`: the value itself (after the usual array conversion).
+#[track_caller]
+pub fn positive(x: impl ArrayLike) -> Array {
+    x.to_array()
+}
+
+/// |x| in floating point (integers are converted to float first).
+#[track_caller]
+pub fn fabs(x: impl ArrayLike) -> Array {
+    lax::abs(&to_inexact(x.operand()))
+}
+
+/// log2(2^x + 2^y), stable.
+#[track_caller]
+pub fn logaddexp2(x: impl ArrayLike, y: impl ArrayLike) -> Array {
+    let (x, y) = pair(
+        "logaddexp2",
+        to_inexact(x.operand()),
+        to_inexact(y.operand()),
+    );
+    let amax = lax::max(&x, &y);
+    let delta = lax::sub(&x, &y);
+    let ln2 = lax::full_like_scalar(&x, std::f64::consts::LN_2);
+    let soft = lax::add(
+        &amax,
+        &lax::div(&lax::log1p(&lax::exp2(&lax::neg(&lax::abs(&delta)))), &ln2),
+    );
+    // NaN delta: a NaN input, or equal infinities (then x + y is that infinity).
+    lax::select(&lax::ne(&delta, &delta), &lax::add(&x, &y), &soft)
+}
+
+/// Elementwise maximum that ignores NaN (NaN only where both are NaN).
+#[track_caller]
+pub fn fmax(x: impl ArrayLike, y: impl ArrayLike) -> Array {
+    let (x, y) = pair("fmax", x, y);
+    // Like JAX: x where x > y or y is NaN, else y (so fmax(-0.0, 0.0) is 0.0).
+    let pick_x = lax::bitwise_or(&lax::gt(&x, &y), &isnan(&y));
+    where_(pick_x, &x, &y)
+}
+
+/// Elementwise minimum that ignores NaN (NaN only where both are NaN).
+#[track_caller]
+pub fn fmin(x: impl ArrayLike, y: impl ArrayLike) -> Array {
+    let (x, y) = pair("fmin", x, y);
+    // Like JAX: x where x < y or y is NaN, else y (so fmin(-0.0, 0.0) is 0.0).
+    let pick_x = lax::bitwise_or(&lax::lt(&x, &y), &isnan(&y));
+    where_(pick_x, &x, &y)
+}
+
+/// |x| with the sign bit of y (float result).
+#[track_caller]
+pub fn copysign(x: impl ArrayLike, y: impl ArrayLike) -> Array {
+    let (x, y) = pair("copysign", to_inexact(x.operand()), to_inexact(y.operand()));
+    let ax = lax::abs(&x);
+    where_(signbit(&y), lax::neg(&ax), ax)
+}
+
+/// x ** y computed in floating point (integers are converted to float first).
+#[track_caller]
+pub fn float_power(x: impl ArrayLike, y: impl ArrayLike) -> Array {
+    let (x, y) = pair(
+        "float_power",
+        to_inexact(x.operand()),
+        to_inexact(y.operand()),
+    );
+    lax::pow(&x, &y)
+}
+
+/// 0 where x < 0, 1 where x > 0, and `h0` where x == 0 (float result; NaN stays NaN).
+#[track_caller]
+pub fn heaviside(x: impl ArrayLike, h0: impl ArrayLike) -> Array {
+    let (x, h0) = pair(
+        "heaviside",
+        to_inexact(x.operand()),
+        to_inexact(h0.operand()),
+    );
+    let zero = lax::full_like_scalar(&x, 0.0);
+    let one = lax::full_like_scalar(&x, 1.0);
+    let inner = where_(lax::gt(&x, &zero), one, h0);
+    where_(lax::lt(&x, &zero), zero, inner)
+}
+
+/// True where `|a - b| <= atol + rtol * |b|` (with infinities equal only to themselves;
+/// NaNs equal each other only with `equal_nan`). Integers compare exactly.
+///
+/// ```
+/// use jaxon::numpy as jnp;
+/// let c = jnp::isclose(&jnp::array(&[1.0f32, 2.0]), &jnp::array(&[1.000001f32, 2.1]), 1e-5, 1e-8, false);
+/// assert_eq!(c.to_vec::<bool>(), vec![true, false]);
+/// ```
+#[track_caller]
+pub fn isclose(
+    a: impl ArrayLike,
+    b: impl ArrayLike,
+    rtol: f64,
+    atol: f64,
+    equal_nan: bool,
+) -> Array {
+    let (a, b) = pair("isclose", a, b);
+    if !a.dtype().is_float() {
+        return lax::eq(&a, &b);
+    }
+    // The tolerances are rounded to the operands' dtype first, as in JAX.
+    let (rtol, atol) = (
+        lax::full_like_scalar(&a, rtol),
+        lax::full_like_scalar(&a, atol),
+    );
+    let bound = lax::add(&atol, &lax::mul(&rtol, &lax::abs(&b)));
+    let out = lax::le(&lax::abs(&lax::sub(&a, &b)), &bound);
+    let (a_inf, b_inf) = (isinf(&a), isinf(&b));
+    let out = lax::bitwise_and(&out, &lax::not(&lax::bitwise_or(&a_inf, &b_inf)));
+    let same_inf = lax::bitwise_and(&lax::bitwise_and(&a_inf, &b_inf), &lax::eq(&a, &b));
+    let out = lax::bitwise_or(&out, &same_inf);
+    let (a_nan, b_nan) = (isnan(&a), isnan(&b));
+    let out = lax::bitwise_and(&out, &lax::not(&lax::bitwise_or(&a_nan, &b_nan)));
+    if equal_nan {
+        lax::bitwise_or(&out, &lax::bitwise_and(&a_nan, &b_nan))
+    } else {
+        out
+    }
+}
+
+/// True (a 0-d bool array) when [`isclose`] holds everywhere.
+#[track_caller]
+pub fn allclose(
+    a: impl ArrayLike,
+    b: impl ArrayLike,
+    rtol: f64,
+    atol: f64,
+    equal_nan: bool,
+) -> Array {
+    super::reductions::all(isclose(a, b, rtol, atol, equal_nan), None, false)
+}
+
+/// Clips with optional bounds: `maximum(a_min, x)` if given, then `minimum(a_max, ·)`
+/// (like `jnp.clip(x, min, max)` with `None` bounds).
+///
+/// ```
+/// use jaxon::numpy as jnp;
+/// let c = jnp::clip_opt(&jnp::array(&[-2.0f32, 0.5, 3.0]), Some(0.0), None::<f64>);
+/// assert_eq!(c.to_vec::<f32>(), vec![0.0, 0.5, 3.0]);
+/// ```
+#[track_caller]
+pub fn clip_opt(
+    x: impl ArrayLike,
+    a_min: Option<impl ArrayLike>,
+    a_max: Option<impl ArrayLike>,
+) -> Array {
+    let mut out = x.operand();
+    if let Some(lo) = a_min {
+        out = Operand::Array(maximum(lo, out));
+    }
+    if let Some(hi) = a_max {
+        out = Operand::Array(minimum(hi, out));
+    }
+    out.into_array()
+}
+
+/// Largest finite value of a float dtype.
+fn float_max(d: DType) -> f64 {
+    let (mant, exp) = d.float_bits().expect("float dtype");
+    let max_exp = (1i32 << (exp - 1)) - 1;
+    (2.0 - 2f64.powi(-(mant as i32))) * 2f64.powi(max_exp)
+}
+
+/// Replaces NaN with `nan`, +inf with `posinf` and -inf with `neginf` (defaults: the
+/// dtype's largest and most negative finite values). Non-float input is unchanged.
+#[track_caller]
+pub fn nan_to_num(x: impl ArrayLike, nan: f64, posinf: Option<f64>, neginf: Option<f64>) -> Array {
+    let x = x.to_array();
+    let d = x.dtype();
+    if !d.is_float() {
+        return x;
+    }
+    let big = float_max(d);
+    let c = |v: f64| filled(&x, v);
+    let out = lax::select(&isnan(&x), &c(nan), &x);
+    let out = lax::select(
+        &lax::eq(&out, &c(f64::INFINITY)),
+        &c(posinf.unwrap_or(big)),
+        &out,
+    );
+    lax::select(
+        &lax::eq(&out, &c(f64::NEG_INFINITY)),
+        &c(neginf.unwrap_or(-big)),
+        &out,
+    )
+}
