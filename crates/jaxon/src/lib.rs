@@ -22,6 +22,7 @@ pub mod nn;
 pub mod numpy;
 mod ops;
 pub mod prim;
+pub mod test_util;
 pub mod transform;
 
 pub use array::{Array, Element};
