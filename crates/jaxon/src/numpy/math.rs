@@ -677,7 +677,7 @@ pub fn float_power(x: impl ArrayLike, y: impl ArrayLike) -> Array {
     lax::pow(&x, &y)
 }
 
-/// 0 where x < 0, 1 where x > 0, and `h0` where x == 0 (float result; NaN stays NaN).
+/// 0 where x < 0, 1 where x > 0, and `h0` elsewhere (x == 0, and NaN x as in JAX).
 #[track_caller]
 pub fn heaviside(x: impl ArrayLike, h0: impl ArrayLike) -> Array {
     let (x, h0) = pair(
