@@ -152,9 +152,21 @@ fn isclose_and_nan_to_num_match_reference() {
             .collect();
         assert_eq!(fixed, want);
     }
-    let close = jnp::allclose(jnp::array([1.0f32]), jnp::array([1.1f32]), 0.2, 0.0, false);
+    let close = jnp::allclose(
+        jnp::array(&[1.0f32]),
+        jnp::array(&[1.1f32]),
+        0.2,
+        0.0,
+        false,
+    );
     assert!(close.item::<bool>());
-    let far = jnp::allclose(jnp::array([1.0f32]), jnp::array([1.3f32]), 0.2, 0.0, false);
+    let far = jnp::allclose(
+        jnp::array(&[1.0f32]),
+        jnp::array(&[1.3f32]),
+        0.2,
+        0.0,
+        false,
+    );
     assert!(!far.item::<bool>());
 }
 
@@ -312,7 +324,7 @@ fn nan_reductions_median_and_stats_match_reference() {
         jnp::max_with(&e, None, false, opts).to_vec::<f32>(),
         vec![-1.0]
     );
-    let i8s = jnp::array([100i8, 100, 100]);
+    let i8s = jnp::array(&[100i8, 100, 100]);
     let s = jnp::sum_with(
         &i8s,
         None,
@@ -578,7 +590,7 @@ fn at_line(f: impl FnOnce(), line: u32, msg: &str) {
 
 #[test]
 fn bad_input_errors_name_the_op_and_the_callers_line() {
-    let v = jnp::array([1.0f32, 2.0, 3.0]);
+    let v = jnp::array(&[1.0f32, 2.0, 3.0]);
     let m = jnp::ones(&[2, 3], DType::F32);
     let e = jnp::zeros(&[0], DType::F32);
     let (v1, m1, m2, m3, m4, m5, m6) = (

@@ -103,6 +103,11 @@ pub fn array<D: ArrayData>(data: D) -> Array {
 /// What [`array`] accepts: a Rust scalar, a `Vec`, or a reference to a slice, an
 /// array or nested arrays. (Fixed-size arrays are taken by reference only, so
 /// `jnp::array(&[1.0f32, 2.0])` is the one spelling.)
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not array data for `jnp::array`",
+    label = "pass scalars by value and slices, arrays and nested arrays by reference",
+    note = "write `jnp::array(&[1.0f32, 2.0])`, `jnp::array(vec![..])` or `jnp::array(2.5f32)`"
+)]
 pub trait ArrayData {
     type Data: HostData + ?Sized;
     fn host(&self) -> &Self::Data;

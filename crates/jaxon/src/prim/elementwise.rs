@@ -252,7 +252,7 @@ impl Primitive for Unary {
         Ok((vec![ans], vec![tout]))
     }
 
-    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+    fn transpose(&self, cts: &[Option<Array>], _args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
         match self.0 {
             UnaryKind::Neg => Ok(vec![cts[0].as_ref().map(neg)]),
             _ => Err(crate::core::primitive::no_rule(
@@ -260,10 +260,6 @@ impl Primitive for Unary {
                 "transpose (it is not linear)",
             )),
         }
-        .map(|v| {
-            let _ = args;
-            v
-        })
     }
 
     fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
