@@ -30,6 +30,21 @@
 //! assert_eq!(doubled.w.to_vec::<f32>(), vec![2.0; 4]);
 //! assert_eq!(doubled.activation, "relu");
 //! ```
+//!
+//! Enums are not pytrees (the variant would have to live in the def); deriving is a
+//! compile error, and so is an unknown `#[tree(...)]` attribute:
+//!
+//! ```compile_fail
+//! use jaxon::prelude::*;
+//! #[derive(Tree)]
+//! enum Layer { Dense(Array), Identity }
+//! ```
+//!
+//! ```compile_fail
+//! use jaxon::prelude::*;
+//! #[derive(Tree)]
+//! struct S { #[tree(skip)] x: Array }
+//! ```
 
 use std::any::{type_name, Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
@@ -839,4 +854,28 @@ pub fn tree_transpose<T: Tree, U: Tree>(outer: &TreeDef, inner: &TreeDef, tree: 
     }
     let (out, out_def) = tree_transpose_flat(outer, inner, leaves);
     U::tree_unflatten(&out_def, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The derive's `::jaxon::` paths resolve inside this crate too.
+    #[derive(jaxon_macros::Tree)]
+    struct Inside {
+        x: Array,
+        #[tree(static)]
+        n: u8,
+    }
+
+    #[test]
+    fn derive_works_inside_the_crate() {
+        let t = Inside {
+            x: Array::scalar_f64(1.0, oxla::DType::F32, false),
+            n: 3,
+        };
+        let (leaves, def) = t.tree_flatten();
+        let back = Inside::tree_unflatten(&def, leaves);
+        assert_eq!((back.x.item::<f32>(), back.n), (1.0, 3));
+    }
 }
