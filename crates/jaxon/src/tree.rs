@@ -333,6 +333,46 @@ impl TreeDef {
         TreeDef::node(self.kind.clone(), children)
     }
 
+    /// The subtrees of `full` at the leaves of `self`, in order (JAX's
+    /// `treedef.flatten_up_to`, on structures): `self` must be a prefix of `full`, i.e. equal
+    /// to it except that a leaf of `self` may stand for any subtree. This is how a prefix
+    /// spec (vmap's `in_axes`) applies one entry to a whole subtree. Panics naming both
+    /// structures when `self` is not a prefix of `full`.
+    ///
+    /// ```
+    /// use jaxon::prelude::*;
+    /// use jaxon::numpy as jnp;
+    /// let x = jnp::array(1.0f32);
+    /// let full = jaxon::tree_structure(&(x.clone(), vec![x.clone(), x.clone()]));
+    /// let prefix = TreeDef::tuple(vec![TreeDef::leaf(), TreeDef::leaf()]);
+    /// let subs = prefix.flatten_up_to(&full);
+    /// assert_eq!(subs.iter().map(|d| d.num_leaves()).collect::<Vec<_>>(), [1, 2]);
+    /// ```
+    #[track_caller]
+    pub fn flatten_up_to(&self, full: &TreeDef) -> Vec<TreeDef> {
+        let mut out = Vec::with_capacity(self.num_leaves);
+        if let Err((p, f)) = self.up_to(full, &mut out) {
+            user_error(format!(
+                "flatten_up_to: {self} is not a prefix of {full}: expected {p}, found {f}"
+            ));
+        }
+        out
+    }
+
+    fn up_to(&self, full: &TreeDef, out: &mut Vec<TreeDef>) -> Result<(), (TreeDef, TreeDef)> {
+        if self.is_leaf() {
+            out.push(full.clone());
+            return Ok(());
+        }
+        if self.kind != full.kind || self.children.len() != full.children.len() {
+            return Err((self.clone(), full.clone()));
+        }
+        for (p, f) in self.children.iter().zip(&full.children) {
+            p.up_to(f, out)?;
+        }
+        Ok(())
+    }
+
     /// Checks that this is the struct node `name { fields }` and returns its children;
     /// panics naming the expected and found structure otherwise. Used by `#[derive(Tree)]`.
     #[track_caller]

@@ -408,3 +408,44 @@ fn leaves_keep_arrays_intact() {
     assert_eq!(back.1[0].dtype(), DType::I32);
     assert_eq!(back.1[0].to_vec::<i32>(), vec![1, 2, 3]);
 }
+
+#[test]
+fn flatten_up_to_applies_a_prefix() {
+    let full = tree_structure(&(
+        a(1.0),
+        vec![a(2.0), a(3.0)],
+        BTreeMap::from([("k".to_string(), (a(4.0), None::<Array>))]),
+    ));
+    // The tree itself is a prefix: one single-leaf subtree per leaf.
+    let subs = full.flatten_up_to(&full);
+    assert_eq!(subs.len(), 4);
+    assert!(subs.iter().all(TreeDef::is_leaf));
+    // A single leaf is a prefix of anything.
+    assert_eq!(TreeDef::leaf().flatten_up_to(&full), vec![full.clone()]);
+    let prefix = tree_structure(&(
+        a(0.0),
+        a(0.0),
+        BTreeMap::from([("k".to_string(), (a(0.0), None::<Array>))]),
+    ));
+    let subs = prefix.flatten_up_to(&full);
+    assert_eq!(
+        subs.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        ["PyTreeDef(*)", "PyTreeDef([*, *])", "PyTreeDef(*)"]
+    );
+    // Not a prefix: a list where a tuple is, None where a leaf is.
+    let (file, line) = (file!(), line!() + 1);
+    let msg = panic_text(|| tree_structure(&[a(0.0), a(0.0), a(0.0)]).flatten_up_to(&full));
+    assert!(msg.contains("is not a prefix of"), "{msg}");
+    assert!(
+        msg.contains(
+            "expected PyTreeDef([*, *, *]), found PyTreeDef((*, [*, *], {'k': (*, None)}))"
+        ),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("{file}:{line}")), "{msg}");
+    let msg = panic_text(|| tree_structure(&(None::<Array>, a(0.0), a(0.0))).flatten_up_to(&full));
+    assert!(
+        msg.contains("expected PyTreeDef(None), found PyTreeDef(*)"),
+        "{msg}"
+    );
+}
