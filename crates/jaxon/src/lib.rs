@@ -24,16 +24,28 @@ mod ops;
 pub mod prim;
 pub mod test_util;
 pub mod transform;
+pub mod tree;
+
+// Lets `#[derive(Tree)]` (which emits `::jaxon::...` paths) work inside this crate.
+extern crate self as jaxon;
 
 pub use array::{Array, Element};
 pub use core::jaxpr::make_jaxpr;
 pub use error::Error;
+/// `#[derive(Tree)]`: see [`tree`].
+pub use jaxon_macros::Tree;
 pub use oxla::DType;
+pub use tree::{
+    tree_flatten, tree_leaves, tree_map, tree_map2, tree_reduce, tree_structure, tree_transpose,
+    tree_unflatten, Static, Tree, TreeDef,
+};
 
 /// The names most programs need: `use jaxon::prelude::*;`.
 pub mod prelude {
     pub use crate::array::{Array, Element};
     pub use crate::core::jaxpr::make_jaxpr;
     pub use crate::numpy::{ArrayLike, Ellipsis, NewAxis};
+    pub use crate::tree::{Static, Tree, TreeDef};
+    pub use jaxon_macros::Tree;
     pub use oxla::DType;
 }
