@@ -351,21 +351,22 @@ impl TreeDef {
     #[track_caller]
     pub fn flatten_up_to(&self, full: &TreeDef) -> Vec<TreeDef> {
         let mut out = Vec::with_capacity(self.num_leaves);
-        if let Err((p, f)) = self.up_to(full, &mut out) {
+        if let Err(why) = self.up_to(full, &mut out) {
             user_error(format!(
-                "flatten_up_to: {self} is not a prefix of {full}: expected {p}, found {f}"
+                "flatten_up_to: {self} is not a prefix of {full}: {why}"
             ));
         }
         out
     }
 
-    fn up_to(&self, full: &TreeDef, out: &mut Vec<TreeDef>) -> Result<(), (TreeDef, TreeDef)> {
+    /// Collects the subtrees; the error says where the structures differ.
+    fn up_to(&self, full: &TreeDef, out: &mut Vec<TreeDef>) -> Result<(), String> {
         if self.is_leaf() {
             out.push(full.clone());
             return Ok(());
         }
         if self.kind != full.kind || self.children.len() != full.children.len() {
-            return Err((self.clone(), full.clone()));
+            return Err(format!("expected {self}, found {full}"));
         }
         for (p, f) in self.children.iter().zip(&full.children) {
             p.up_to(f, out)?;
