@@ -30,11 +30,14 @@ pub mod tree;
 extern crate self as jaxon;
 
 pub use array::{Array, Element};
-pub use core::jaxpr::make_jaxpr;
 pub use error::Error;
 /// `#[derive(Tree)]`: see [`tree`].
 pub use jaxon_macros::Tree;
 pub use oxla::DType;
+pub use transform::api::{
+    grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jvp, linearize, make_jaxpr, value_and_grad,
+    value_and_grad_with_aux, vjp, vmap, vmap_with, AxisSpec,
+};
 pub use tree::{
     tree_flatten, tree_leaves, tree_map, tree_map2, tree_reduce, tree_structure, tree_transpose,
     tree_unflatten, Static, Tree, TreeDef,
@@ -43,8 +46,12 @@ pub use tree::{
 /// The names most programs need: `use jaxon::prelude::*;`.
 pub mod prelude {
     pub use crate::array::{Array, Element};
-    pub use crate::core::jaxpr::make_jaxpr;
+    pub use crate::axes;
     pub use crate::numpy::{ArrayLike, Ellipsis, NewAxis};
+    pub use crate::transform::api::{
+        grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jvp, linearize, make_jaxpr,
+        value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_with,
+    };
     pub use crate::tree::{Static, Tree, TreeDef};
     pub use jaxon_macros::Tree;
     pub use oxla::DType;

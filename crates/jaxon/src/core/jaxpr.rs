@@ -487,15 +487,3 @@ fn split_params(params: &str) -> Vec<String> {
     }
     items
 }
-
-/// `make_jaxpr(f)(x)`: the jaxpr of a one-array function, printable with `Display`.
-///
-/// ```
-/// use jaxon::prelude::*;
-/// use jaxon::numpy as jnp;
-/// let j = make_jaxpr(|x: Array| x.sin() * 2.0)(jnp::array(&[1.0f32, 2.0]));
-/// assert_eq!(j.to_string(), "{ lambda ; a:f32[2]. let b:f32[2] = sin a; c:f32[2] = mul b 2.0:f32[] in (c,) }");
-/// ```
-pub fn make_jaxpr<F: Fn(Array) -> Array>(f: F) -> impl Fn(Array) -> ClosedJaxpr {
-    move |x: Array| trace_to_jaxpr(&[x.aval()], |args| vec![f(args[0].clone())])
-}

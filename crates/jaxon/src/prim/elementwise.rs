@@ -1332,3 +1332,37 @@ fn broadcast_like(v: &Array, like: &Array) -> Array {
         crate::lax::broadcast_in_dim(v, like.shape(), &[])
     }
 }
+
+// ---- stop_gradient ------------------------------------------------------------------
+
+/// `stop_gradient`: the identity whose derivative is zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StopGradient;
+
+impl Primitive for StopGradient {
+    fn name(&self) -> &'static str {
+        "stop_gradient"
+    }
+
+    fn abstract_eval(&self, inputs: &[Aval]) -> Result<Vec<Aval>, String> {
+        Ok(vec![one_input(inputs)?.clone()])
+    }
+
+    fn lower(&self, _ctx: &mut LowerCtx, args: &[Value]) -> Vec<Value> {
+        vec![args[0]]
+    }
+
+    fn jvp(&self, primals: &[Array], _tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        Ok((vec![primals[0].clone()], vec![None]))
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
+        Ok((vec![args[0].clone()], vec![dims[0]]))
+    }
+}
+
+/// `x` with a zero derivative: gradients do not flow through it.
+#[track_caller]
+pub fn stop_gradient(x: &Array) -> Array {
+    bind1(StopGradient, std::slice::from_ref(x))
+}

@@ -199,7 +199,15 @@ pub fn value_and_grad_flat(
     f: impl FnOnce(&[Array]) -> Vec<Array>,
     primals: &[Array],
 ) -> (Array, Vec<Array>) {
-    let loc = Location::caller();
+    value_and_grad_at(f, primals, Location::caller())
+}
+
+/// [`value_and_grad_flat`] reporting errors at `loc`.
+pub fn value_and_grad_at(
+    f: impl FnOnce(&[Array]) -> Vec<Array>,
+    primals: &[Array],
+    loc: &'static Location<'static>,
+) -> (Array, Vec<Array>) {
     for p in primals {
         if !p.dtype().is_float() {
             fail(

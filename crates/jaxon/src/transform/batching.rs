@@ -123,6 +123,19 @@ pub fn vmap_flat(
     out_axes: &[Option<i64>],
     axis_name: Option<&str>,
 ) -> Vec<Array> {
+    vmap_flat_with(f, args, in_axes, &|_| out_axes.to_vec(), axis_name)
+}
+
+/// [`vmap_flat`] with the output axes computed after `f` ran (from the number of
+/// outputs), for callers that learn the output structure only then.
+#[track_caller]
+pub fn vmap_flat_with(
+    f: impl FnOnce(&[Array]) -> Vec<Array>,
+    args: &[Array],
+    in_axes: &[Option<i64>],
+    out_axes: &dyn Fn(usize) -> Vec<Option<i64>>,
+    axis_name: Option<&str>,
+) -> Vec<Array> {
     let loc = Location::caller();
     if in_axes.len() != args.len() {
         fail(
@@ -179,6 +192,7 @@ pub fn vmap_flat(
         let _guard = set_current_trace(trace.clone());
         f(&inputs)
     };
+    let out_axes = out_axes(outs.len());
     if out_axes.len() != outs.len() && out_axes.len() != 1 {
         fail(
             format!(

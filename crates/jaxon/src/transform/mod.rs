@@ -4,6 +4,7 @@
 //! versions here work on slices of arrays; the pytree-facing API wraps them.
 
 pub mod ad;
+pub mod api;
 pub mod batching;
 pub mod jit;
 pub mod jvp;
