@@ -448,3 +448,88 @@ pub fn vmap_with<A: Tree, B: Tree, F: Fn(A) -> B>(
         B::tree_unflatten(&take_def(&slot), outs)
     }
 }
+
+// ---- lower ---------------------------------------------------------------------------------
+
+/// A function traced and lowered for given arguments (`lower(f, args)`): inspect its
+/// jaxpr and HLO, or compile it.
+pub struct Lowered {
+    pub jaxpr: ClosedJaxpr,
+    pub module: oxla::Module,
+    out_def: TreeDef,
+}
+
+/// Traces `f` at `args` and lowers it to oxla HLO.
+///
+/// ```
+/// use jaxon::prelude::*;
+/// use jaxon::numpy as jnp;
+/// let l = jaxon::lower(|x: Array| x.tanh(), jnp::array(&[1.0f32]));
+/// assert!(l.hlo_text().contains("tanh"));
+/// let y: Array = l.compile().call(&[jnp::array(&[0.0f32])]);
+/// assert_eq!(y.to_vec::<f32>(), vec![0.0]);
+/// ```
+pub fn lower<A: Tree, B: Tree>(f: impl Fn(A) -> B, args: A) -> Lowered {
+    let (leaves, def) = args.tree_flatten();
+    let avals: Vec<Aval> = leaves.iter().map(Array::aval).collect();
+    let slot = Mutex::new(None);
+    let jaxpr = trace_to_jaxpr(&avals, |t| flat_call(&f, &def, t, &slot));
+    let module = crate::core::lower::lower_jaxpr("lowered", &jaxpr);
+    Lowered {
+        jaxpr,
+        module,
+        out_def: take_def(&slot),
+    }
+}
+
+impl Lowered {
+    /// The HLO module as text.
+    pub fn hlo_text(&self) -> String {
+        self.module.to_string()
+    }
+
+    /// Compiles the module.
+    pub fn compile(&self) -> CompiledFn {
+        let executable = oxla::default_client()
+            .compile(self.module.clone())
+            .unwrap_or_else(|e| panic!("lower: oxla failed to compile: {e}"));
+        CompiledFn {
+            compiled: jit_mod::Compiled {
+                jaxpr: self.jaxpr.clone(),
+                executable,
+                out_avals: self.jaxpr.out_avals(),
+            },
+            out_def: self.out_def.clone(),
+        }
+    }
+}
+
+/// A compiled function from [`Lowered::compile`].
+pub struct CompiledFn {
+    compiled: jit_mod::Compiled,
+    out_def: TreeDef,
+}
+
+impl CompiledFn {
+    /// Runs on flat arguments (the leaves of the arguments it was lowered for).
+    #[track_caller]
+    pub fn call<B: Tree>(&self, args: &[Array]) -> B {
+        let want = self.compiled.jaxpr.in_avals();
+        let got: Vec<Aval> = args.iter().map(Array::aval).collect();
+        let same = want.len() == got.len()
+            && want
+                .iter()
+                .zip(&got)
+                .all(|(w, g)| w.shape == g.shape && w.dtype == g.dtype);
+        if !same {
+            let w: Vec<String> = want.iter().map(|a| a.to_string()).collect();
+            let g: Vec<String> = got.iter().map(|a| a.to_string()).collect();
+            user_error(format!(
+                "compiled function called with ({}) but lowered for ({})",
+                g.join(", "),
+                w.join(", ")
+            ));
+        }
+        B::tree_unflatten(&self.out_def, self.compiled.run(args))
+    }
+}
