@@ -188,3 +188,41 @@ fn conv_transpose_and_conv_differentiate() {
     jit(&c, "conv", &g, &[rand(&mut rng, &[2, 2, 5, 4]), k]);
     assert_eq!(c.report("conv wrappers"), 4);
 }
+
+#[test]
+fn per_example_gradients_under_vmap() {
+    // vmap of a VJP batches the transposed convolutions (both operands batched).
+    let c = Counter::new();
+    let mut rng = Rng::new(17);
+    for groups in [(1, 1), (2, 1), (1, 2)] {
+        let cv = random_conv(&mut rng, groups);
+        let g = |a: &[Array]| {
+            let f = |x: &[Array]| vec![cv.apply(&x[0], &x[1]).sin()];
+            let (outs, lin) = jaxon::transform::ad::vjp_flat(f, a);
+            lin.transpose(&[jaxon::numpy::ones_like(&outs[0])])
+        };
+        let args = [
+            rand(&mut rng, &with_batch(&cv.lhs, Some(0), 2)),
+            rand(&mut rng, &with_batch(&cv.rhs, Some(1), 2)),
+        ];
+        vmap(
+            &c,
+            "conv_general_dilated (vjp)",
+            &g,
+            &args,
+            &[Some(0), Some(1)],
+        );
+        let args = [
+            rand(&mut rng, &cv.lhs),
+            rand(&mut rng, &with_batch(&cv.rhs, Some(0), 2)),
+        ];
+        vmap(
+            &c,
+            "conv_general_dilated (vjp)",
+            &g,
+            &args,
+            &[None, Some(0)],
+        );
+    }
+    assert_eq!(c.report("conv vmap(vjp)"), 6);
+}

@@ -245,3 +245,32 @@ fn nonlinear_window_primitives_refuse_transpose() {
         .unwrap_err();
     assert!(err.contains("reduce_window_max"), "{err}");
 }
+
+#[test]
+fn vmap_of_derivatives() {
+    // Batching the ops the JVP rules emit (pad/slice/select scans and choosers) and
+    // the transposes (pad + reduce_window_sum, reversed cumsum).
+    let c = Counter::new();
+    let mut rng = Rng::new(12);
+    let shape = [4, 3];
+    for kind in [
+        "reduce_window_sum",
+        "reduce_window_max",
+        "cummax",
+        "cumprod",
+        "cumlogsumexp",
+    ] {
+        let w = random_window(&mut rng, &shape, kind == "reduce_window_max");
+        let f = move |a: &[Array]| match kind {
+            k if k.starts_with("reduce") => vec![reduce_window(k, &a[0], &w)],
+            k => vec![cum(k, &a[0], 0, true)],
+        };
+        let t = rand(&mut rng, &shape);
+        let df = |a: &[Array]| jvp_flat(&f, a, std::slice::from_ref(&t)).1;
+        vmap(&c, kind, &df, &[rand(&mut rng, &[4, 3, 2])], &[Some(2)]);
+        let cts = f(&[rand(&mut rng, &shape)]);
+        let vjp = |a: &[Array]| jaxon::transform::ad::vjp_flat(&f, a).1.transpose(&cts);
+        vmap(&c, kind, &vjp, &[rand(&mut rng, &[2, 4, 3])], &[Some(0)]);
+    }
+    assert_eq!(c.report("window vmap(jvp/vjp)"), 10);
+}
