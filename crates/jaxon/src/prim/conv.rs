@@ -8,15 +8,22 @@
 //! convolves block g of the input with block g of the kernel; `batch_group_count`
 //! splits the lhs batch the same way.
 //!
-//! jvp / transpose / batch rules: the transformations issue adds them here.
+//! Rules (ported from JAX): the JVP is bilinear; the transposes w.r.t. lhs and rhs
+//! are convolutions of the cotangent (`_conv_general_dilated_transpose_lhs/rhs`,
+//! strides and dilations swapping roles); batching folds the vmapped dim into the
+//! lhs batch dim, into the rhs output-feature dim via groups, or both.
 
 use super::dot::preferred_output_dtype;
 use super::elementwise::same_dtype;
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::primitive::{tuple_text, LowerCtx, Primitive};
+use crate::core::primitive::{
+    tuple_text, BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult,
+};
 use crate::core::trace::bind1;
 use crate::error::user_error;
+use crate::lax;
+use crate::transform::rules::add_tangents;
 use oxla::{ConvDims, DType, Op, Value};
 
 // ---- padding ----------------------------------------------------------------------
@@ -482,6 +489,296 @@ impl Primitive for ConvGeneralDilated {
             },
             args,
         )]
+    }
+
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let (l, r) = (&primals[0], &primals[1]);
+        let ans = bind1(self.clone(), primals);
+        let dl = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), &[t.clone(), r.clone()]));
+        let dr = tangents[1]
+            .as_ref()
+            .map(|t| bind1(self.clone(), &[l.clone(), t.clone()]));
+        Ok((vec![ans], vec![add_tangents(dl, dr)]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let Some(ct) = &cts[0] else {
+            return Ok(vec![None, None]);
+        };
+        let mut out = vec![None, None];
+        if args[0].is_linear() {
+            out[0] = Some(self.transpose_lhs(ct, &args[0].aval(), args[1].value()?));
+        }
+        if args[1].is_linear() {
+            out[1] = Some(self.transpose_rhs(ct, args[0].value()?, &args[1].aval()));
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
+        let (out, d) = self.batched(&args[0], &args[1], dims[0], dims[1])?;
+        Ok((vec![out], vec![Some(d)]))
+    }
+}
+
+// ---- transformation rules ---------------------------------------------------------
+
+/// Splits axis `src` of `x` into `(size1, shape[src] / size1)` (JAX's
+/// `_reshape_axis_out_of`).
+fn reshape_axis_out_of(src: usize, size1: usize, x: &Array) -> Array {
+    let mut shape = x.shape().to_vec();
+    let size2 = shape[src] / size1;
+    shape.splice(src..=src, [size1, size2]);
+    lax::reshape(x, &shape)
+}
+
+/// Merges axis `src` of `x` into axis `dst` (numbered after `src` is removed), `src`
+/// becoming the major part (JAX's `_reshape_axis_into`).
+fn reshape_axis_into(src: usize, dst: usize, x: &Array) -> Array {
+    let mut perm: Vec<usize> = (0..x.ndim()).filter(|&i| i != src).collect();
+    perm.insert(dst, src);
+    let mut shape: Vec<usize> = x.shape().to_vec();
+    let n = shape.remove(src);
+    shape[dst] *= n;
+    lax::reshape(&lax::transpose(x, &perm), &shape)
+}
+
+/// `(spec[1], spec[0], spec[2..])`.
+fn spec_transpose(spec: &[usize]) -> Vec<usize> {
+    let mut s = spec.to_vec();
+    s.swap(0, 1);
+    s
+}
+
+fn dilate_shape(shape: &[usize], dilation: &[usize]) -> Vec<i64> {
+    shape
+        .iter()
+        .zip(dilation)
+        .map(|(&d, &r)| dilate_dim(d, r) as i64)
+        .collect()
+}
+
+fn take(shape: &[usize], idx: &[usize]) -> Vec<usize> {
+    idx.iter().map(|&i| shape[i]).collect()
+}
+
+/// JAX's `_conv_general_vjp_lhs_padding` (also used by reduce_window_sum's
+/// transpose).
+pub(crate) fn conv_vjp_lhs_padding(
+    in_shape: &[usize],
+    window: &[usize],
+    strides: &[usize],
+    out_shape: &[usize],
+    padding: &[(i64, i64)],
+    lhs_dilation: &[usize],
+    rhs_dilation: &[usize],
+) -> Vec<(i64, i64)> {
+    let l = dilate_shape(in_shape, lhs_dilation);
+    let r = dilate_shape(window, rhs_dilation);
+    let o = dilate_shape(out_shape, strides);
+    (0..in_shape.len())
+        .map(|i| {
+            let before = r[i] - padding[i].0 - 1;
+            let after = l[i] + r[i] - 1 - o[i] - before;
+            (before, after)
+        })
+        .collect()
+}
+
+/// JAX's `_conv_general_vjp_rhs_padding`.
+fn conv_vjp_rhs_padding(
+    in_shape: &[usize],
+    window: &[usize],
+    strides: &[usize],
+    out_shape: &[usize],
+    padding: &[(i64, i64)],
+    lhs_dilation: &[usize],
+    rhs_dilation: &[usize],
+) -> Vec<(i64, i64)> {
+    let l = dilate_shape(in_shape, lhs_dilation);
+    let r = dilate_shape(window, rhs_dilation);
+    let o = dilate_shape(out_shape, strides);
+    (0..in_shape.len())
+        .map(|i| {
+            let lo = padding[i].0;
+            (lo, (o[i] - l[i]) + (r[i] - lo - 1))
+        })
+        .collect()
+}
+
+impl ConvGeneralDilated {
+    fn with(
+        &self,
+        dimension_numbers: ConvDimensionNumbers,
+        feature_group_count: usize,
+        batch_group_count: usize,
+    ) -> ConvGeneralDilated {
+        ConvGeneralDilated {
+            dimension_numbers,
+            feature_group_count,
+            batch_group_count,
+            ..self.clone()
+        }
+    }
+
+    /// The cotangent of the lhs (JAX's `_conv_general_dilated_transpose_lhs`).
+    fn transpose_lhs(&self, g: &Array, lhs: &Aval, rhs: &Array) -> Array {
+        let d = &self.dimension_numbers;
+        let (lhs_spec, rhs_spec, out_spec) = (&d.lhs_spec, &d.rhs_spec, &d.out_spec);
+        let (mut fg, bg) = (self.feature_group_count, self.batch_group_count);
+        let mut rhs = rhs.clone();
+        if fg > 1 || bg > 1 {
+            // Move the group axis out of the kernel's output features into its
+            // input features.
+            let groups = fg.max(bg);
+            rhs = reshape_axis_out_of(rhs_spec[0], groups, &rhs);
+            rhs = reshape_axis_into(rhs_spec[0], rhs_spec[1], &rhs);
+            fg = groups;
+        }
+        let trans = ConvDimensionNumbers {
+            lhs_spec: out_spec.clone(),
+            rhs_spec: spec_transpose(rhs_spec),
+            out_spec: lhs_spec.clone(),
+        };
+        let padding = conv_vjp_lhs_padding(
+            &take(&lhs.shape, &lhs_spec[2..]),
+            &take(rhs.shape(), &rhs_spec[2..]),
+            &self.window_strides,
+            &take(g.shape(), &out_spec[2..]),
+            &self.padding,
+            &self.lhs_dilation,
+            &self.rhs_dilation,
+        );
+        let revd = lax::rev(&rhs, &rhs_spec[2..]);
+        let g = self.in_dtype(g, rhs.dtype());
+        let prim = ConvGeneralDilated {
+            window_strides: self.lhs_dilation.clone(),
+            padding,
+            lhs_dilation: self.window_strides.clone(),
+            rhs_dilation: self.rhs_dilation.clone(),
+            dimension_numbers: trans,
+            feature_group_count: fg,
+            batch_group_count: 1,
+            preferred_element_type: None,
+        };
+        let mut out = bind1(prim, &[g, revd]);
+        if bg > 1 {
+            out = reshape_axis_out_of(lhs_spec[1], bg, &out);
+            out = reshape_axis_into(lhs_spec[1], lhs_spec[0], &out);
+        }
+        out
+    }
+
+    /// The cotangent of the rhs (JAX's `_conv_general_dilated_transpose_rhs`).
+    fn transpose_rhs(&self, g: &Array, lhs: &Array, rhs: &Aval) -> Array {
+        if g.size() == 0 {
+            return crate::transform::rules::zeros_aval(rhs);
+        }
+        let d = &self.dimension_numbers;
+        let (fg, bg) = (self.feature_group_count, self.batch_group_count);
+        // Feature groups become batch groups and vice versa.
+        let (fg, bg) = if bg > 1 { (bg, 1) } else { (1, fg) };
+        let trans = ConvDimensionNumbers {
+            lhs_spec: spec_transpose(&d.lhs_spec),
+            rhs_spec: spec_transpose(&d.out_spec),
+            out_spec: spec_transpose(&d.rhs_spec),
+        };
+        let padding = conv_vjp_rhs_padding(
+            &take(lhs.shape(), &d.lhs_spec[2..]),
+            &take(&rhs.shape, &d.rhs_spec[2..]),
+            &self.window_strides,
+            &take(g.shape(), &d.out_spec[2..]),
+            &self.padding,
+            &self.lhs_dilation,
+            &self.rhs_dilation,
+        );
+        let g = self.in_dtype(g, lhs.dtype());
+        let prim = ConvGeneralDilated {
+            window_strides: self.rhs_dilation.clone(),
+            padding,
+            lhs_dilation: self.lhs_dilation.clone(),
+            rhs_dilation: self.window_strides.clone(),
+            dimension_numbers: trans,
+            feature_group_count: fg,
+            batch_group_count: bg,
+            preferred_element_type: None,
+        };
+        bind1(prim, &[lhs.clone(), g])
+    }
+
+    /// The cotangent in the operands' dtype (it has the preferred type, if any).
+    fn in_dtype(&self, g: &Array, dtype: DType) -> Array {
+        if g.dtype() == dtype {
+            g.clone()
+        } else {
+            lax::convert_element_type(g, dtype)
+        }
+    }
+
+    /// JAX's `_conv_general_dilated_batch_rule`: the output and its batch dim.
+    fn batched(
+        &self,
+        lhs: &Array,
+        rhs: &Array,
+        lhs_bdim: Option<usize>,
+        rhs_bdim: Option<usize>,
+    ) -> RuleResult<(Array, usize)> {
+        let d = &self.dimension_numbers;
+        let (lhs_spec, rhs_spec, out_spec) = (&d.lhs_spec, &d.rhs_spec, &d.out_spec);
+        let (fg, bg) = (self.feature_group_count, self.batch_group_count);
+        let dn = d.clone();
+        match (lhs_bdim, rhs_bdim) {
+            (Some(lb), Some(rb)) => {
+                let n = lhs.shape()[lb];
+                let (new_lhs, fg, bg) = if bg > 1 {
+                    (reshape_axis_into(lb, lhs_spec[0], lhs), fg, bg * n)
+                } else {
+                    (reshape_axis_into(lb, lhs_spec[1], lhs), fg * n, bg)
+                };
+                let new_rhs = reshape_axis_into(rb, rhs_spec[0], rhs);
+                let out = bind1(self.with(dn, fg, bg), &[new_lhs, new_rhs]);
+                Ok((reshape_axis_out_of(out_spec[1], n, &out), out_spec[1]))
+            }
+            (Some(lb), None) => {
+                let n = lhs.shape()[lb];
+                let new_lhs = if bg == 1 {
+                    reshape_axis_into(lb, lhs_spec[0], lhs)
+                } else {
+                    // Keep the batch groups outermost: (groups, vmapped, batch/groups).
+                    let x =
+                        reshape_axis_out_of(lhs_spec[0] + usize::from(lb <= lhs_spec[0]), bg, lhs);
+                    let x =
+                        reshape_axis_into(lb + usize::from(lhs_spec[0] < lb), lhs_spec[0] + 1, &x);
+                    reshape_axis_into(lhs_spec[0], lhs_spec[0], &x)
+                };
+                let out = bind1(self.with(dn, fg, bg), &[new_lhs, rhs.clone()]);
+                Ok((reshape_axis_out_of(out_spec[0], n, &out), out_spec[0]))
+            }
+            (None, Some(rb)) => {
+                let n = rhs.shape()[rb];
+                if fg == 1 && bg == 1 {
+                    let new_rhs = reshape_axis_into(rb, rhs_spec[0], rhs);
+                    let out = bind1(self.with(dn, fg, bg), &[lhs.clone(), new_rhs]);
+                    return Ok((reshape_axis_out_of(out_spec[1], n, &out), out_spec[1]));
+                }
+                // Groups must stay outermost in the output features.
+                let groups = fg.max(bg);
+                let x =
+                    reshape_axis_out_of(rhs_spec[0] + usize::from(rb <= rhs_spec[0]), groups, rhs);
+                let x = reshape_axis_into(rb + usize::from(rhs_spec[0] < rb), rhs_spec[0] + 1, &x);
+                let new_rhs = reshape_axis_into(rhs_spec[0], rhs_spec[0], &x);
+                let out = bind1(self.with(dn, fg, bg), &[lhs.clone(), new_rhs]);
+                let out = reshape_axis_out_of(out_spec[1], groups, &out);
+                let out = reshape_axis_out_of(out_spec[1] + 1, n, &out);
+                Ok((
+                    reshape_axis_into(out_spec[1], out_spec[1] + 1, &out),
+                    out_spec[1],
+                ))
+            }
+            (None, None) => Err("conv_general_dilated batching rule: no operand is batched".into()),
+        }
     }
 }
 

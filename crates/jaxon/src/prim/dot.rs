@@ -5,13 +5,18 @@
 //! `preferred_element_type` sets the accumulation/output dtype (default: the input
 //! dtype). Bool operands contract like NumPy: an OR of ANDs.
 //!
-//! jvp / transpose / batch rules: the transformations issue adds them here.
+//! Rules: the JVP is bilinear; the transposes w.r.t. lhs and rhs are dot_generals
+//! of the cotangent with the other operand followed by a transpose (JAX's
+//! `_dot_general_transpose_lhs/rhs`); batching adds a batch dim to both operands'
+//! batch lists when both are batched, else makes the batch dim a free dim.
 
 use super::elementwise::same_dtype;
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::primitive::{LowerCtx, Primitive};
+use crate::core::primitive::{BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult};
 use crate::core::trace::bind1;
+use crate::lax;
+use crate::transform::rules::{add_tangents, move_axis};
 use oxla::{CmpDir, DType, DotDims, Op, Value};
 
 /// Which dims of `dot_general`'s operands are contracted and which are batch dims.
@@ -276,6 +281,188 @@ impl Primitive for DotGeneral {
         let dims_out = ctx.out_avals[0].shape.clone();
         let zero = ctx.b.broadcast_in_dim(zero, &dims_out, &[]);
         vec![ctx.b.compare(CmpDir::Ne, out, zero)]
+    }
+
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let (l, r) = (&primals[0], &primals[1]);
+        let ans = bind1(self.clone(), primals);
+        let dl = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), &[t.clone(), r.clone()]));
+        let dr = tangents[1]
+            .as_ref()
+            .map(|t| bind1(self.clone(), &[l.clone(), t.clone()]));
+        Ok((vec![ans], vec![add_tangents(dl, dr)]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let Some(ct) = &cts[0] else {
+            return Ok(vec![None, None]);
+        };
+        let d = &self.dimension_numbers;
+        let mut out = vec![None, None];
+        if args[0].is_linear() {
+            let y = args[1].value()?;
+            out[0] = Some(transpose_lhs(ct, &args[0].aval(), y, d, false));
+        }
+        if args[1].is_linear() {
+            let x = args[0].value()?;
+            let swapped = DotDimensionNumbers {
+                lhs_contracting: d.rhs_contracting.clone(),
+                rhs_contracting: d.lhs_contracting.clone(),
+                lhs_batch: d.rhs_batch.clone(),
+                rhs_batch: d.lhs_batch.clone(),
+            };
+            out[1] = Some(transpose_lhs(ct, &args[1].aval(), x, &swapped, true));
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
+        let d = &self.dimension_numbers;
+        let shift = |v: &[usize], b: usize| -> Vec<usize> {
+            v.iter().map(|&a| if a >= b { a + 1 } else { a }).collect()
+        };
+        let (lhs, rhs) = (&args[0], &args[1]);
+        let (dn, out_dim, l, r) = match (dims[0], dims[1]) {
+            (Some(lb), Some(rb)) => {
+                // Both batched: the batch dims go to the front and become a new
+                // leading batch dimension of the contraction.
+                let (l, r) = (move_axis(lhs, lb, 0), move_axis(rhs, rb, 0));
+                let mut lhs_batch = vec![0];
+                lhs_batch.extend(shift(&d.lhs_batch, 0));
+                let mut rhs_batch = vec![0];
+                rhs_batch.extend(shift(&d.rhs_batch, 0));
+                let dn = DotDimensionNumbers {
+                    lhs_contracting: shift(&d.lhs_contracting, 0),
+                    rhs_contracting: shift(&d.rhs_contracting, 0),
+                    lhs_batch,
+                    rhs_batch,
+                };
+                (dn, 0, l, r)
+            }
+            (Some(lb), None) => {
+                // The batch dim is a free lhs dim: its output position follows the
+                // batch dims and the lhs free dims before it.
+                let dn = DotDimensionNumbers {
+                    lhs_contracting: shift(&d.lhs_contracting, lb),
+                    rhs_contracting: d.rhs_contracting.clone(),
+                    lhs_batch: shift(&d.lhs_batch, lb),
+                    rhs_batch: d.rhs_batch.clone(),
+                };
+                let used: Vec<usize> = dn
+                    .lhs_batch
+                    .iter()
+                    .chain(&dn.lhs_contracting)
+                    .copied()
+                    .collect();
+                let free_before = (0..lb).filter(|a| !used.contains(a)).count();
+                (
+                    dn,
+                    d.lhs_batch.len() + free_before,
+                    lhs.clone(),
+                    rhs.clone(),
+                )
+            }
+            (None, Some(rb)) => {
+                let dn = DotDimensionNumbers {
+                    lhs_contracting: d.lhs_contracting.clone(),
+                    rhs_contracting: shift(&d.rhs_contracting, rb),
+                    lhs_batch: d.lhs_batch.clone(),
+                    rhs_batch: shift(&d.rhs_batch, rb),
+                };
+                let used: Vec<usize> = dn
+                    .rhs_batch
+                    .iter()
+                    .chain(&dn.rhs_contracting)
+                    .copied()
+                    .collect();
+                let free_before = (0..rb).filter(|a| !used.contains(a)).count();
+                let lhs_free = lhs.ndim() - d.lhs_batch.len() - d.lhs_contracting.len();
+                (
+                    dn,
+                    d.lhs_batch.len() + lhs_free + free_before,
+                    lhs.clone(),
+                    rhs.clone(),
+                )
+            }
+            (None, None) => return Err("dot_general batching rule: no operand is batched".into()),
+        };
+        let prim = DotGeneral {
+            dimension_numbers: dn,
+            preferred_element_type: self.preferred_element_type,
+        };
+        Ok((vec![bind1(prim, &[l, r])], vec![Some(out_dim)]))
+    }
+}
+
+/// Consecutive index ranges with the given lengths (JAX's `ranges_like`).
+fn ranges_like(lens: &[usize]) -> Vec<Vec<usize>> {
+    let mut start = 0;
+    lens.iter()
+        .map(|&n| {
+            let r: Vec<usize> = (start..start + n).collect();
+            start += n;
+            r
+        })
+        .collect()
+}
+
+/// The dims of a rank-`n` operand that are neither batch nor contracting.
+fn free_dims(n: usize, contracting: &[usize], batch: &[usize]) -> Vec<usize> {
+    (0..n)
+        .filter(|a| !contracting.contains(a) && !batch.contains(a))
+        .collect()
+}
+
+/// Cotangent of a dot_general's lhs `x` (aval `x_aval`) given the output cotangent
+/// `g` and the rhs value `y` (JAX's `_dot_general_transpose_lhs`; `swap_ans` when
+/// the roles were swapped to transpose w.r.t. the rhs).
+fn transpose_lhs(
+    g: &Array,
+    x_aval: &Aval,
+    y: &Array,
+    d: &DotDimensionNumbers,
+    swap_ans: bool,
+) -> Array {
+    let x_kept = free_dims(x_aval.ndim(), &d.lhs_contracting, &d.lhs_batch);
+    let y_kept = free_dims(y.ndim(), &d.rhs_contracting, &d.rhs_batch);
+    let (ans_batch, ans_y) = if swap_ans {
+        let r = ranges_like(&[d.lhs_batch.len(), y_kept.len(), x_kept.len()]);
+        (r[0].clone(), r[1].clone())
+    } else {
+        let r = ranges_like(&[d.lhs_batch.len(), x_kept.len(), y_kept.len()]);
+        (r[0].clone(), r[2].clone())
+    };
+    // The cotangent may be in a preferred (wider) type: contract in the input type.
+    let g = if g.dtype() != y.dtype() {
+        lax::convert_element_type(g, y.dtype())
+    } else {
+        g.clone()
+    };
+    let dims = DotDimensionNumbers {
+        lhs_contracting: ans_y,
+        rhs_contracting: y_kept,
+        lhs_batch: ans_batch,
+        rhs_batch: d.rhs_batch.clone(),
+    };
+    let prod = dot_general(&g, y, dims, None);
+    // Output dims: x's batch dims, x's free dims, then x's contracting dims in the
+    // order of y's contracting dims.
+    let mut order: Vec<usize> = (0..d.rhs_contracting.len()).collect();
+    order.sort_by_key(|&i| d.rhs_contracting[i]);
+    let mut src: Vec<usize> = d.lhs_batch.clone();
+    src.extend(&x_kept);
+    src.extend(order.iter().map(|&i| d.lhs_contracting[i]));
+    let mut perm = vec![0; src.len()];
+    for (i, &a) in src.iter().enumerate() {
+        perm[a] = i;
+    }
+    let out = lax::transpose(&prod, &perm);
+    if out.dtype() != x_aval.dtype {
+        lax::convert_element_type(&out, x_aval.dtype)
+    } else {
+        out
     }
 }
 

@@ -6,15 +6,24 @@
 //! by `n - 1` identity elements in front (or behind, for `reverse`): output i folds
 //! elements `0..=i` (or `i..n`).
 //!
-//! jvp / transpose / batch rules: the transformations issue adds them here.
+//! Rules: reduce_window_sum and cumsum are linear (transposes: pad the cotangent and
+//! reduce_window_sum it, as JAX does; cumsum in the other direction). The
+//! reduce_window_max/min JVP picks the tangent at the first position of each
+//! window holding the result (select_and_gather_add semantics). The cumprod /
+//! cummax / cummin / cumlogsumexp JVPs run a log-depth (Hillis–Steele) scan on
+//! (value, tangent) pairs with the JVP of the combining op (max ties split evenly,
+//! as lax.max's JVP does). Batching shifts the window / axis past the batch dim.
 
 use super::conv::{window_out_size, Padding};
 use super::reduce::{combiner, identity_literal, ReduceKind};
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::primitive::{tuple_text, LowerCtx, Primitive};
+use crate::core::primitive::{
+    no_rule, tuple_text, BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult,
+};
 use crate::core::trace::bind1;
 use crate::error::user_error;
+use crate::lax;
 use oxla::{BinaryOp, Builder, CmpDir, CompId, DType, Literal, Op, Shape, UnaryOp, Value};
 
 // ---- reduce_window_{sum,max,min} --------------------------------------------------
@@ -128,6 +137,111 @@ impl Primitive for ReduceWindow {
             },
             &[args[0], init],
         )]
+    }
+
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let x = &primals[0];
+        let ans = bind1(self.clone(), primals);
+        let Some(t) = &tangents[0] else {
+            return Ok((vec![ans], vec![None]));
+        };
+        let dt = match self.kind {
+            ReduceKind::Sum => bind1(self.clone(), std::slice::from_ref(t)),
+            _ => self.chooser_tangent(x, t, &ans),
+        };
+        Ok((vec![ans], vec![Some(dt)]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        if self.kind != ReduceKind::Sum {
+            return Err(no_rule(self.name(), "transpose (it is not linear)"));
+        }
+        let Some(ct) = &cts[0] else {
+            return Ok(vec![None]);
+        };
+        let in_shape = args[0].aval().shape;
+        let r = in_shape.len();
+        let pads = super::conv::conv_vjp_lhs_padding(
+            &in_shape,
+            &self.window_dimensions,
+            &self.window_strides,
+            ct.shape(),
+            &self.padding,
+            &self.base_dilation,
+            &self.window_dilation,
+        );
+        let cfg: Vec<(i64, i64, usize)> = pads
+            .iter()
+            .zip(&self.window_strides)
+            .map(|(&(lo, hi), &s)| (lo, hi, s - 1))
+            .collect();
+        let padded = lax::pad(ct, &lax::full_like_scalar(ct, 0.0), &cfg);
+        let prim = ReduceWindow {
+            kind: ReduceKind::Sum,
+            window_dimensions: self.window_dimensions.clone(),
+            window_strides: self.base_dilation.clone(),
+            padding: vec![(0, 0); r],
+            base_dilation: vec![1; r],
+            window_dilation: self.window_dilation.clone(),
+        };
+        Ok(vec![Some(bind1(prim, &[padded]))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
+        let b = dims[0].ok_or("reduce_window batching rule: the operand is not batched")?;
+        let mut p = self.clone();
+        p.window_dimensions.insert(b, 1);
+        p.window_strides.insert(b, 1);
+        p.padding.insert(b, (0, 0));
+        p.base_dilation.insert(b, 1);
+        p.window_dilation.insert(b, 1);
+        Ok((vec![bind1(p, &args[..1])], vec![Some(b)]))
+    }
+}
+
+impl ReduceWindow {
+    /// The tangent of a max/min window reduction: per window, the tangent at the
+    /// first position (row-major) whose value equals the result. Each window offset
+    /// is a strided slice of the padded operand; offsets are visited last to first so
+    /// that the first match wins.
+    fn chooser_tangent(&self, x: &Array, t: &Array, ans: &Array) -> Array {
+        let ident = if self.kind == ReduceKind::Max {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        };
+        let cfg: Vec<(i64, i64, usize)> = self
+            .padding
+            .iter()
+            .zip(&self.base_dilation)
+            .map(|(&(lo, hi), &bd)| (lo, hi, bd - 1))
+            .collect();
+        let xp = lax::pad(x, &lax::full_like_scalar(x, ident), &cfg);
+        let tp = lax::pad(t, &lax::full_like_scalar(t, 0.0), &cfg);
+        let out = ans.shape().to_vec();
+        let mut res = crate::transform::rules::zeros_like(ans);
+        let total: usize = self.window_dimensions.iter().product();
+        for flat in (0..total).rev() {
+            // The window offset of this flat (row-major) index.
+            let mut rem = flat;
+            let mut start = vec![0; out.len()];
+            for i in (0..out.len()).rev() {
+                let w = self.window_dimensions[i];
+                start[i] = (rem % w) * self.window_dilation[i];
+                rem /= w;
+            }
+            let limit: Vec<usize> = (0..out.len())
+                .map(|i| match out[i] {
+                    0 => start[i],
+                    o => start[i] + (o - 1) * self.window_strides[i] + 1,
+                })
+                .collect();
+            let strides = Some(&self.window_strides[..]);
+            let xk = lax::slice(&xp, &start, &limit, strides);
+            let tk = lax::slice(&tp, &start, &limit, strides);
+            res = lax::select(&lax::eq(&xk, ans), &tk, &res);
+        }
+        res
     }
 }
 
@@ -322,6 +436,112 @@ impl Primitive for Cumulative {
             },
             &[args[0], init],
         )]
+    }
+
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        let Some(t) = &tangents[0] else {
+            return Ok((vec![ans], vec![None]));
+        };
+        let dt = match self.kind {
+            CumKind::Sum => bind1(self.clone(), std::slice::from_ref(t)),
+            _ => self.scan_tangent(&primals[0], t),
+        };
+        Ok((vec![ans], vec![Some(dt)]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], _args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        if self.kind != CumKind::Sum {
+            return Err(no_rule(self.name(), "transpose (it is not linear)"));
+        }
+        let rev = Cumulative {
+            kind: CumKind::Sum,
+            axis: self.axis,
+            reverse: !self.reverse,
+        };
+        Ok(vec![cts[0]
+            .as_ref()
+            .map(|ct| bind1(rev, std::slice::from_ref(ct)))])
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
+        let b = dims[0].ok_or("cumulative batching rule: the operand is not batched")?;
+        let p = Cumulative {
+            axis: self.axis + usize::from(b <= self.axis),
+            ..self.clone()
+        };
+        Ok((vec![bind1(p, &args[..1])], vec![Some(b)]))
+    }
+}
+
+impl Cumulative {
+    /// The tangent of a cumulative op: an inclusive Hillis–Steele scan over
+    /// (value, tangent) pairs combined with the JVP of the scan's operation. Step `d`
+    /// combines each element with the one `d` places earlier (identity beyond the
+    /// start), so after ceil(log2 n) steps element i has folded in 0..=i.
+    fn scan_tangent(&self, x: &Array, t: &Array) -> Array {
+        let n = x.shape()[self.axis];
+        let ident = match self.kind {
+            CumKind::Prod => 1.0,
+            CumKind::Max | CumKind::LogSumExp => f64::NEG_INFINITY,
+            _ => f64::INFINITY,
+        };
+        let ident = lax::full_like_scalar(x, ident);
+        let zero = lax::full_like_scalar(t, 0.0);
+        let (mut v, mut tv) = (x.clone(), t.clone());
+        let mut d = 1;
+        while d < n {
+            let mut cfg = vec![(0i64, 0i64, 0usize); x.ndim()];
+            let di = d as i64;
+            cfg[self.axis] = if self.reverse {
+                (-di, di, 0)
+            } else {
+                (di, -di, 0)
+            };
+            let (a, ta) = (lax::pad(&v, &ident, &cfg), lax::pad(&tv, &zero, &cfg));
+            (v, tv) = combine_jvp(self.kind, &a, &ta, &v, &tv);
+            d *= 2;
+        }
+        tv
+    }
+}
+
+/// `x` scalar `v` broadcast to `like`'s shape and dtype.
+fn full_like(like: &Array, v: f64) -> Array {
+    lax::broadcast_in_dim(&lax::full_like_scalar(like, v), like.shape(), &[])
+}
+
+/// The combined value of `a` and `b` under `kind`'s operation and its tangent.
+fn combine_jvp(kind: CumKind, a: &Array, ta: &Array, b: &Array, tb: &Array) -> (Array, Array) {
+    match kind {
+        CumKind::Prod => (lax::mul(a, b), lax::add(&lax::mul(ta, b), &lax::mul(a, tb))),
+        CumKind::Max | CumKind::Min => {
+            // Weight of a: 1 where it wins, 1/2 on ties (lax.max's JVP).
+            let (c, wins) = if kind == CumKind::Max {
+                (lax::max(a, b), lax::gt(a, b))
+            } else {
+                (lax::min(a, b), lax::lt(a, b))
+            };
+            let dtype = a.dtype();
+            let tie = lax::mul(
+                &lax::convert_element_type(&lax::eq(a, b), dtype),
+                &full_like(a, 0.5),
+            );
+            let wa = lax::add(&lax::convert_element_type(&wins, dtype), &tie);
+            let wb = lax::sub(&full_like(a, 1.0), &wa);
+            (c, lax::add(&lax::mul(ta, &wa), &lax::mul(tb, &wb)))
+        }
+        _ => {
+            // logaddexp: value max + log1p(exp(-|a - b|)), weights softmax(a, b).
+            let diff = lax::sub(a, b);
+            let c = lax::add(
+                &lax::max(a, b),
+                &lax::log1p(&lax::exp(&lax::neg(&lax::abs(&diff)))),
+            );
+            let wa = lax::logistic(&diff);
+            let wb = lax::logistic(&lax::neg(&diff));
+            (c, lax::add(&lax::mul(ta, &wa), &lax::mul(tb, &wb)))
+        }
     }
 }
 
