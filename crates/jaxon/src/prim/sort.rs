@@ -223,7 +223,7 @@ impl Primitive for TopK {
 
     fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
         let x = &args[0];
-        let d = dims[0].ok_or("top_k: batch rule called without a batched operand")?;
+        let d = dims[0].ok_or("the batching rule needs a batched operand")?;
         // top_k works on the last axis, so the batch dim must be elsewhere.
         let (x, d) = if d == x.ndim() - 1 {
             (move_axis(x, d, 0), 0)
