@@ -5,15 +5,24 @@
 //! and its scatter drops windows that are partly out of bounds, so `FILL_OR_DROP`
 //! gathers add a mask and a select, and `CLIP` scatters clamp their indices first.
 //!
-//! jvp / transpose / batch rules: the transformations issue adds them here.
+//! Transformation rules follow JAX (`lax/slicing.py`): dynamic_slice and gather are
+//! linear in the operand (transposes: dynamic_update_slice / scatter-add into
+//! zeros); scatter-add is linear; scatter (overwrite) differentiates with the
+//! "scatter ids" trick unless the indices are unique; scatter-min/max average the
+//! tangents of tied winners; batching adds batching dims (or a leading window dim),
+//! and dynamic_slice / dynamic_update_slice with batched starts become gather /
+//! scatter.
 
 use super::elementwise::py_bool;
 use super::reduce::{combiner, int_bounds, lower_reduce, ReduceKind};
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::primitive::{tuple_text, LowerCtx, Primitive};
+use crate::core::primitive::{
+    tuple_text, BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult,
+};
 use crate::core::trace::{bind, bind1};
 use crate::lax;
+use crate::transform::rules::{bdim_to_front, instantiate, move_axis, zeros_aval, zeros_like};
 use oxla::{BinaryOp, CmpDir, DType, GatherDims, Literal, Op, ScatterDims, Shape, Value};
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -236,6 +245,59 @@ impl Primitive for DynamicSlice {
         "dynamic_slice"
     }
 
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        let t = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), &with_first(t, &primals[1..])));
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let mut out = vec![None; args.len()];
+        if let (Some(ct), LinArg::Linear(aval)) = (&cts[0], &args[0]) {
+            let mut a = vec![zeros_aval(aval), ct.clone()];
+            a.extend(const_values(&args[1..])?);
+            out[0] = Some(bind1(DynamicUpdateSlice, &a));
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let (x, starts) = args.split_first().ok_or("expects an operand")?;
+        if dims[1..].iter().all(Option::is_none) {
+            // Only the operand is batched: slice its batch dim in full.
+            let x = bdim_to_front(x, dims[0], size);
+            let mut a = vec![x];
+            a.push(zero_start(starts));
+            a.extend_from_slice(starts);
+            let mut sizes = vec![size];
+            sizes.extend_from_slice(&self.slice_sizes);
+            return Ok((
+                vec![bind1(DynamicSlice { slice_sizes: sizes }, &a)],
+                vec![Some(0)],
+            ));
+        }
+        // Batched starts: a gather of one full-rank window per example (CLIP clamps
+        // like dynamic_slice, in the forward and the transposed scatter).
+        let r = x.ndim() - usize::from(dims[0].is_some());
+        let index = batch_starts(starts, &dims[1..], size);
+        let all: Vec<usize> = (0..r).collect();
+        let g = Gather {
+            dimension_numbers: GatherDimensionNumbers {
+                offset_dims: all.clone(),
+                start_index_map: all,
+                ..Default::default()
+            },
+            slice_sizes: self.slice_sizes.clone(),
+            indices_are_sorted: true,
+            unique_indices: true,
+            mode: GatherScatterMode::Clip,
+            fill_value: None,
+        };
+        g.batch(&[x.clone(), index], &[dims[0], Some(0)], size)
+    }
+
     fn params(&self) -> Vec<(&'static str, String)> {
         vec![("slice_sizes", tuple_text(&self.slice_sizes))]
     }
@@ -272,6 +334,76 @@ pub struct DynamicUpdateSlice;
 impl Primitive for DynamicUpdateSlice {
     fn name(&self) -> &'static str {
         "dynamic_update_slice"
+    }
+
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        if tangents[0].is_none() && tangents[1].is_none() {
+            return Ok((vec![ans], vec![None]));
+        }
+        let mut a = vec![
+            instantiate(&tangents[0], &primals[0].aval()),
+            instantiate(&tangents[1], &primals[1].aval()),
+        ];
+        a.extend_from_slice(&primals[2..]);
+        Ok((vec![ans], vec![Some(bind1(self.clone(), &a))]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let mut out = vec![None; args.len()];
+        let Some(ct) = &cts[0] else {
+            return Ok(out);
+        };
+        let starts = const_values(&args[2..])?;
+        let u = args[1].aval();
+        if args[0].is_linear() {
+            // The operand keeps the cotangent outside the overwritten window.
+            out[0] = Some(bind1(
+                self.clone(),
+                &with_first2(ct, &zeros_aval(&u), &starts),
+            ));
+        }
+        if args[1].is_linear() {
+            let ds = DynamicSlice {
+                slice_sizes: u.shape.clone(),
+            };
+            out[1] = Some(bind1(ds, &with_first(ct, &starts)));
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let [x, u, starts @ ..] = args else {
+            return Err("expects an operand and an update".into());
+        };
+        if dims[2..].iter().all(Option::is_none) {
+            let x = bdim_to_front(x, dims[0], size);
+            let u = bdim_to_front(u, dims[1], size);
+            let mut a = vec![x, u, zero_start(starts)];
+            a.extend_from_slice(starts);
+            return Ok((vec![bind1(self.clone(), &a)], vec![Some(0)]));
+        }
+        // Batched starts: a scatter of one full window per example (CLIP clamps like
+        // dynamic_update_slice).
+        let r = u.ndim() - usize::from(dims[1].is_some());
+        let index = batch_starts(starts, &dims[2..], size);
+        let all: Vec<usize> = (0..r).collect();
+        let sc = Scatter {
+            kind: ScatterKind::Set,
+            dimension_numbers: ScatterDimensionNumbers {
+                update_window_dims: all.clone(),
+                scatter_dims_to_operand_dims: all,
+                ..Default::default()
+            },
+            indices_are_sorted: true,
+            unique_indices: true,
+            mode: GatherScatterMode::Clip,
+        };
+        sc.batch(
+            &[x.clone(), index, u.clone()],
+            &[dims[0], Some(0), dims[1]],
+            size,
+        )
     }
 
     fn abstract_eval(&self, inputs: &[Aval]) -> Result<Vec<Aval>, String> {
@@ -522,6 +654,88 @@ impl Primitive for Gather {
         "gather"
     }
 
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let ans = bind1(self.clone(), primals);
+        // Filled windows have a zero tangent (JAX gathers the tangent with fill 0).
+        let tg = Gather {
+            fill_value: Some(FillValue(0.0)),
+            ..self.clone()
+        };
+        let t = tangents[0]
+            .as_ref()
+            .map(|t| bind1(tg, &[t.clone(), primals[1].clone()]));
+        Ok((vec![ans], vec![t]))
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let mut out = vec![None, None];
+        if let (Some(ct), LinArg::Linear(aval)) = (&cts[0], &args[0]) {
+            // Scatter-add into zeros with the same mode: clamped windows add where
+            // they were read, filled windows are dropped.
+            let sc = self.inverse_scatter(ScatterKind::Add);
+            let idx = args[1].value()?.clone();
+            out[0] = Some(bind1(sc, &[zeros_aval(aval), idx, ct.clone()]));
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let g = &self.dimension_numbers;
+        let (x, idx) = (&args[0], &args[1]);
+        let out = match (dims[0], dims[1]) {
+            (Some(xd), None) => {
+                // The batch dim becomes a leading full window dim.
+                let mut slice_sizes = vec![size];
+                slice_sizes.extend_from_slice(&self.slice_sizes);
+                let prim = Gather {
+                    dimension_numbers: GatherDimensionNumbers {
+                        offset_dims: prepend0(&g.offset_dims),
+                        collapsed_slice_dims: shift(&g.collapsed_slice_dims),
+                        start_index_map: shift(&g.start_index_map),
+                        operand_batching_dims: shift(&g.operand_batching_dims),
+                        start_indices_batching_dims: g.start_indices_batching_dims.clone(),
+                    },
+                    slice_sizes,
+                    ..self.clone()
+                };
+                bind1(prim, &[move_axis(x, xd, 0), idx.clone()])
+            }
+            (None, Some(id)) => {
+                // One more batch dim of the indices; the batched gather may read one
+                // place several times, so sortedness and uniqueness are dropped.
+                let prim = Gather {
+                    dimension_numbers: GatherDimensionNumbers {
+                        offset_dims: shift(&g.offset_dims),
+                        start_indices_batching_dims: shift(&g.start_indices_batching_dims),
+                        ..g.clone()
+                    },
+                    indices_are_sorted: false,
+                    unique_indices: false,
+                    ..self.clone()
+                };
+                bind1(prim, &[x.clone(), move_axis(idx, id, 0)])
+            }
+            (Some(xd), Some(id)) => {
+                let mut slice_sizes = vec![1];
+                slice_sizes.extend_from_slice(&self.slice_sizes);
+                let prim = Gather {
+                    dimension_numbers: GatherDimensionNumbers {
+                        offset_dims: shift(&g.offset_dims),
+                        collapsed_slice_dims: shift(&g.collapsed_slice_dims),
+                        start_index_map: shift(&g.start_index_map),
+                        operand_batching_dims: prepend0(&g.operand_batching_dims),
+                        start_indices_batching_dims: prepend0(&g.start_indices_batching_dims),
+                    },
+                    slice_sizes,
+                    ..self.clone()
+                };
+                bind1(prim, &[move_axis(x, xd, 0), move_axis(idx, id, 0)])
+            }
+            (None, None) => bind1(self.clone(), args),
+        };
+        Ok((vec![out], vec![Some(0)]))
+    }
+
     fn params(&self) -> Vec<(&'static str, String)> {
         vec![
             ("dimension_numbers", self.dimension_numbers.to_string()),
@@ -572,6 +786,24 @@ impl Primitive for Gather {
 }
 
 impl Gather {
+    /// The scatter that writes back where this gather reads (its transpose).
+    fn inverse_scatter(&self, kind: ScatterKind) -> Scatter {
+        let g = &self.dimension_numbers;
+        Scatter {
+            kind,
+            dimension_numbers: ScatterDimensionNumbers {
+                update_window_dims: g.offset_dims.clone(),
+                inserted_window_dims: g.collapsed_slice_dims.clone(),
+                scatter_dims_to_operand_dims: g.start_index_map.clone(),
+                operand_batching_dims: g.operand_batching_dims.clone(),
+                scatter_indices_batching_dims: g.start_indices_batching_dims.clone(),
+            },
+            indices_are_sorted: self.indices_are_sorted,
+            unique_indices: self.unique_indices,
+            mode: self.mode,
+        }
+    }
+
     /// Replaces the windows whose start is out of range by the fill value (JAX's
     /// `_gather_fill`).
     fn lower_fill(&self, ctx: &mut LowerCtx, idx: Value, out: Value) -> Vec<Value> {
@@ -754,6 +986,100 @@ impl Scatter {
 }
 
 impl Primitive for Scatter {
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        match self.kind {
+            ScatterKind::Add => Ok(self.linear_jvp(primals, tangents)),
+            ScatterKind::Set if self.unique_indices => Ok(self.linear_jvp(primals, tangents)),
+            ScatterKind::Set => Ok(self.ids_jvp(primals, tangents)),
+            ScatterKind::Mul => self.mul_jvp(primals, tangents),
+            ScatterKind::Min | ScatterKind::Max => Ok(self.extremal_jvp(primals, tangents)),
+        }
+    }
+
+    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+        let mut out = vec![None, None, None];
+        let Some(ct) = &cts[0] else {
+            return Ok(out);
+        };
+        let idx = args[1].value()?.clone();
+        let (x, u) = (args[0].aval(), args[2].aval());
+        let gather_ct = || {
+            let g = self.inverse_gather(&x, &u, self.mode, Some(FillValue(0.0)));
+            bind1(g, &[ct.clone(), idx.clone()])
+        };
+        match self.kind {
+            ScatterKind::Add => {
+                if args[0].is_linear() {
+                    out[0] = Some(ct.clone());
+                }
+                if args[2].is_linear() {
+                    out[2] = Some(gather_ct());
+                }
+            }
+            ScatterKind::Set if self.unique_indices => {
+                if args[0].is_linear() {
+                    // Overwritten places get no cotangent.
+                    let z = zeros_aval(&u);
+                    out[0] = Some(bind1(self.clone(), &[ct.clone(), idx.clone(), z]));
+                }
+                if args[2].is_linear() {
+                    out[2] = Some(gather_ct());
+                }
+            }
+            ScatterKind::Mul if !args[2].is_linear() => {
+                // Linear in the operand alone: a diagonal scaling, its own transpose.
+                let u = args[2].value()?.clone();
+                out[0] = Some(bind1(self.clone(), &[ct.clone(), idx, u]));
+            }
+            ScatterKind::Set => {
+                return Err(
+                    "the transpose of scatter is only defined for unique_indices=True \
+                            (its JVP uses scatter-add otherwise)"
+                        .into(),
+                )
+            }
+            ScatterKind::Mul => {
+                return Err("scatter-mul is not linear in its updates; no transpose".into())
+            }
+            _ => return Err(format!("{} is not linear; no transpose", self.name())),
+        }
+        Ok(out)
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        let s = &self.dimension_numbers;
+        let x = bdim_to_front(&args[0], dims[0], size);
+        let u = bdim_to_front(&args[2], dims[2], size);
+        let (idx, dnums) = match dims[1] {
+            // The batch dim becomes a leading window dim of the updates.
+            None => (
+                args[1].clone(),
+                ScatterDimensionNumbers {
+                    update_window_dims: prepend0(&s.update_window_dims),
+                    inserted_window_dims: shift(&s.inserted_window_dims),
+                    scatter_dims_to_operand_dims: shift(&s.scatter_dims_to_operand_dims),
+                    operand_batching_dims: shift(&s.operand_batching_dims),
+                    scatter_indices_batching_dims: s.scatter_indices_batching_dims.clone(),
+                },
+            ),
+            Some(id) => (
+                move_axis(&args[1], id, 0),
+                ScatterDimensionNumbers {
+                    update_window_dims: shift(&s.update_window_dims),
+                    inserted_window_dims: shift(&s.inserted_window_dims),
+                    scatter_dims_to_operand_dims: shift(&s.scatter_dims_to_operand_dims),
+                    operand_batching_dims: prepend0(&s.operand_batching_dims),
+                    scatter_indices_batching_dims: prepend0(&s.scatter_indices_batching_dims),
+                },
+            ),
+        };
+        let prim = Scatter {
+            dimension_numbers: dnums,
+            ..self.clone()
+        };
+        Ok((vec![bind1(prim, &[x, idx, u])], vec![Some(0)]))
+    }
+
     fn name(&self) -> &'static str {
         match self.kind {
             ScatterKind::Set => "scatter",
@@ -880,4 +1206,197 @@ scatter_fns! {
     scatter_min => ScatterKind::Min;
     /// Scatter that takes the maximum with the updates.
     scatter_max => ScatterKind::Max;
+}
+
+// ---- transformation helpers -------------------------------------------------------
+
+impl Scatter {
+    /// The gather that reads what this scatter writes (`X.at[I].set(X[I]) == X`).
+    fn inverse_gather(
+        &self,
+        x: &Aval,
+        upd: &Aval,
+        mode: GatherScatterMode,
+        fill_value: Option<FillValue>,
+    ) -> Gather {
+        let s = &self.dimension_numbers;
+        Gather {
+            dimension_numbers: GatherDimensionNumbers {
+                offset_dims: s.update_window_dims.clone(),
+                collapsed_slice_dims: s.inserted_window_dims.clone(),
+                start_index_map: s.scatter_dims_to_operand_dims.clone(),
+                operand_batching_dims: s.operand_batching_dims.clone(),
+                start_indices_batching_dims: s.scatter_indices_batching_dims.clone(),
+            },
+            slice_sizes: self.window_sizes(x, upd),
+            indices_are_sorted: self.indices_are_sorted,
+            unique_indices: self.unique_indices,
+            mode,
+            fill_value,
+        }
+    }
+
+    /// The gather mode that reads back exactly the windows this scatter wrote:
+    /// clamped for CLIP, otherwise out-of-bounds windows read the fill value.
+    fn readback_mode(&self) -> GatherScatterMode {
+        match self.mode {
+            GatherScatterMode::Clip => GatherScatterMode::Clip,
+            _ => GatherScatterMode::FillOrDrop,
+        }
+    }
+
+    fn with_kind(&self, kind: ScatterKind) -> Scatter {
+        Scatter {
+            kind,
+            ..self.clone()
+        }
+    }
+
+    /// JVP of a scatter linear in (operand, updates): the same scatter of the tangents.
+    fn linear_jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> JvpOut {
+        let ans = bind1(self.clone(), primals);
+        let tx = instantiate(&tangents[0], &primals[0].aval());
+        let tu = instantiate(&tangents[2], &primals[2].aval());
+        let t = bind1(self.clone(), &[tx, primals[1].clone(), tu]);
+        (vec![ans], vec![Some(t)])
+    }
+
+    /// JAX's "scatter ids" JVP of an overwriting scatter with possibly repeated
+    /// indices: scatter a positive id per update, read the winning ids back, mask
+    /// the losers and use scatter-add on the masked values and tangents.
+    fn ids_jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> JvpOut {
+        let (x, idx, u) = (&primals[0], &primals[1], &primals[2]);
+        let s = &self.dimension_numbers;
+        let scatter_dims: Vec<usize> = (0..u.ndim())
+            .filter(|d| !s.update_window_dims.contains(d))
+            .collect();
+        let ids_shape: Vec<usize> = scatter_dims.iter().map(|&d| u.shape()[d]).collect();
+        let n: usize = ids_shape.iter().product();
+        let id_dtype = if n < u32::MAX as usize {
+            DType::U32
+        } else {
+            DType::U64
+        };
+        let one = Array::scalar_i128(1, id_dtype, false);
+        let ids = lax::add(&lax::iota(id_dtype, n), &one);
+        let ids = lax::reshape(&ids, &ids_shape);
+        let ids = lax::broadcast_in_dim(&ids, u.shape(), &scatter_dims);
+        let zeros_ids = zeros_aval(&Aval::new(x.shape().to_vec(), id_dtype));
+        let scattered = bind1(self.clone(), &[zeros_ids.clone(), idx.clone(), ids.clone()]);
+        let g = self.inverse_gather(&x.aval(), &u.aval(), self.readback_mode(), None);
+        let gathered = bind1(g, &[scattered.clone(), idx.clone()]);
+        let keep_x = lax::eq(&scattered, &zeros_ids);
+        let keep_u = lax::eq(&ids, &gathered);
+        let mask = |keep: &Array, v: &Array| lax::select(keep, v, &zeros_like(v));
+        let add = self.with_kind(ScatterKind::Add);
+        let ans = bind1(
+            add.clone(),
+            &[mask(&keep_x, x), idx.clone(), mask(&keep_u, u)],
+        );
+        let tx = instantiate(&tangents[0], &x.aval());
+        let tu = instantiate(&tangents[2], &u.aval());
+        let t = bind1(add, &[mask(&keep_x, &tx), idx.clone(), mask(&keep_u, &tu)]);
+        (vec![ans], vec![Some(t)])
+    }
+
+    /// scatter-mul: the operand tangent is scaled like the operand; the updates
+    /// tangent needs unique indices (as in JAX).
+    fn mul_jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let (x, idx, u) = (&primals[0], &primals[1], &primals[2]);
+        if tangents[2].is_some() && !self.unique_indices {
+            return Err(
+                "the JVP of scatter-mul with respect to the updates is only implemented for \
+                 unique_indices=True (as in JAX); differentiate with respect to the operand \
+                 only, or use unique indices"
+                    .into(),
+            );
+        }
+        let ans = bind1(self.clone(), primals);
+        let tx = tangents[0]
+            .as_ref()
+            .map(|t| bind1(self.clone(), &[t.clone(), idx.clone(), u.clone()]));
+        let tu = tangents[2].as_ref().map(|t| {
+            let add = self.with_kind(ScatterKind::Add);
+            lax::mul(x, &bind1(add, &[zeros_like(x), idx.clone(), t.clone()]))
+        });
+        let t = crate::transform::rules::add_tangents(tx, tu);
+        Ok((vec![ans], vec![t]))
+    }
+
+    /// scatter-min/max: each output takes the tangent of its winner; tied winners
+    /// (the operand and/or several updates) share it evenly, like JAX.
+    fn extremal_jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> JvpOut {
+        let (x, idx, u) = (&primals[0], &primals[1], &primals[2]);
+        let ans = bind1(self.clone(), primals);
+        let g = self.inverse_gather(&x.aval(), &u.aval(), self.readback_mode(), None);
+        let won_u = lax::eq(u, &bind1(g, &[ans.clone(), idx.clone()]));
+        let won_x = lax::eq(x, &ans);
+        let add = self.with_kind(ScatterKind::Add);
+        let scatter_masked = |keep: &Array, v: &Array| {
+            let v = lax::select(keep, v, &zeros_like(v));
+            bind1(add.clone(), &[zeros_like(x), idx.clone(), v])
+        };
+        let ones =
+            |v: &Array| lax::broadcast_in_dim(&lax::full_like_scalar(v, 1.0), v.shape(), &[]);
+        let x_ones = ones(x);
+        let count = lax::add(
+            &scatter_masked(&won_u, &ones(u)),
+            &lax::select(&won_x, &x_ones, &zeros_like(x)),
+        );
+        let count = lax::max(&count, &x_ones);
+        let tx = tangents[0]
+            .as_ref()
+            .map(|t| lax::select(&won_x, t, &zeros_like(t)));
+        let tu = tangents[2].as_ref().map(|t| scatter_masked(&won_u, t));
+        let t = crate::transform::rules::add_tangents(tx, tu).map(|t| lax::div(&t, &count));
+        (vec![ans], vec![t])
+    }
+}
+
+/// Dims shifted by one (a batch dim was put in front).
+fn shift(dims: &[usize]) -> Vec<usize> {
+    dims.iter().map(|d| d + 1).collect()
+}
+
+/// Dim 0 followed by the shifted dims.
+fn prepend0(dims: &[usize]) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(dims.iter().map(|d| d + 1))
+        .collect()
+}
+
+/// `[first, rest...]`.
+fn with_first(first: &Array, rest: &[Array]) -> Vec<Array> {
+    let mut v = vec![first.clone()];
+    v.extend_from_slice(rest);
+    v
+}
+
+/// `[a, b, rest...]`.
+fn with_first2(a: &Array, b: &Array, rest: &[Array]) -> Vec<Array> {
+    let mut v = vec![a.clone(), b.clone()];
+    v.extend_from_slice(rest);
+    v
+}
+
+/// The values of constant (non-linear) inputs of a transposed equation.
+fn const_values(args: &[LinArg]) -> RuleResult<Vec<Array>> {
+    args.iter().map(|a| a.value().cloned()).collect()
+}
+
+/// A 0 start index of the starts' dtype (int32 when there are none).
+fn zero_start(starts: &[Array]) -> Array {
+    let dtype = starts.first().map_or(DType::I32, Array::dtype);
+    Array::scalar_i128(0, dtype, false)
+}
+
+/// 0-d start indices (some batched, as `[size]` arrays) stacked into `[size, r]`
+/// gather/scatter indices.
+fn batch_starts(starts: &[Array], dims: &[Option<usize>], size: usize) -> Array {
+    let cols: Vec<Array> = starts
+        .iter()
+        .zip(dims)
+        .map(|(s, d)| lax::reshape(&bdim_to_front(s, *d, size), &[size, 1]))
+        .collect();
+    lax::concatenate(&cols, 1)
 }

@@ -5,13 +5,19 @@
 //! (every NaN equal and last), so the comparator canonicalises -0.0 to 0.0 and every
 //! NaN to one NaN before a total-order comparison, like `lax._sort_lt_comparator`.
 //!
-//! jvp / batch rules: the transformations issue adds them here.
+//! Transformation rules follow JAX: the sort JVP sorts an extra iota operand to
+//! recover the permutation and gathers the tangents with it (take_along_axis
+//! style); top_k gathers the tangent at the returned indices; batching shifts the
+//! dimension.
 
 use super::elementwise::py_bool;
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::primitive::{LowerCtx, Primitive};
-use crate::core::trace::bind;
+use crate::core::primitive::{BatchOut, JvpOut, LowerCtx, Primitive, RuleResult};
+use crate::core::trace::{bind, bind1};
+use crate::lax;
+use crate::prim::index::{Gather, GatherDimensionNumbers, GatherScatterMode};
+use crate::transform::rules::{bdim_to_front, move_axis};
 use oxla::{BinaryOp, Builder, CmpDir, DType, Op, Shape, Value};
 
 /// `sort[dimension, is_stable, num_keys]`: sorts all operands along `dimension` by
@@ -26,6 +32,39 @@ pub struct Sort {
 impl Primitive for Sort {
     fn name(&self) -> &'static str {
         "sort"
+    }
+
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let shape = primals[0].shape().to_vec();
+        let dtype = index_dtype(shape[self.dimension]);
+        let mut ops = primals.to_vec();
+        ops.push(lax::broadcasted_iota(dtype, &shape, self.dimension));
+        let mut outs = bind(self.clone(), &ops);
+        let perm = outs.pop().expect("sort output");
+        let t_out = tangents
+            .iter()
+            .map(|t| {
+                t.as_ref()
+                    .map(|t| take_along_axis(t, &perm, self.dimension))
+            })
+            .collect();
+        Ok((outs, t_out))
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
+        // All operands share one shape, so unbatched ones are broadcast.
+        let moved: Vec<Array> = args
+            .iter()
+            .zip(dims)
+            .map(|(a, d)| bdim_to_front(a, *d, size))
+            .collect();
+        let prim = Sort {
+            dimension: self.dimension + 1,
+            ..self.clone()
+        };
+        let outs = bind(prim, &moved);
+        let n = outs.len();
+        Ok((outs, vec![Some(0); n]))
     }
 
     fn params(&self) -> Vec<(&'static str, String)> {
@@ -173,6 +212,28 @@ impl Primitive for TopK {
         "top_k"
     }
 
+    fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
+        let outs = bind(self.clone(), primals);
+        let last = primals[0].ndim() - 1;
+        let t = tangents[0]
+            .as_ref()
+            .map(|t| take_along_axis(t, &outs[1], last));
+        Ok((outs, vec![t, None]))
+    }
+
+    fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
+        let x = &args[0];
+        let d = dims[0].ok_or("the batching rule needs a batched operand")?;
+        // top_k works on the last axis, so the batch dim must be elsewhere.
+        let (x, d) = if d == x.ndim() - 1 {
+            (move_axis(x, d, 0), 0)
+        } else {
+            (x.clone(), d)
+        };
+        let outs = bind(self.clone(), &[x]);
+        Ok((outs, vec![Some(d), Some(d)]))
+    }
+
     fn params(&self) -> Vec<(&'static str, String)> {
         vec![("k", self.k.to_string())]
     }
@@ -221,4 +282,47 @@ pub fn top_k(x: &Array, k: usize) -> (Array, Array) {
     let i = out.pop().expect("top_k output");
     let v = out.pop().expect("top_k output");
     (v, i)
+}
+
+/// int32 indices when they fit, else int64 (like JAX).
+fn index_dtype(n: usize) -> DType {
+    if n < i32::MAX as usize {
+        DType::I32
+    } else {
+        DType::I64
+    }
+}
+
+/// `x` gathered at `idx` along `axis` (`idx` has `x`'s shape except along `axis`;
+/// `take_along_axis` as one gather whose other index components are iotas).
+pub(crate) fn take_along_axis(x: &Array, idx: &Array, axis: usize) -> Array {
+    let shape = idx.shape().to_vec();
+    let r = shape.len();
+    let mut col_shape = shape.clone();
+    col_shape.push(1);
+    let cols: Vec<Array> = (0..r)
+        .map(|d| {
+            let c = if d == axis {
+                idx.clone()
+            } else {
+                lax::broadcasted_iota(idx.dtype(), &shape, d)
+            };
+            lax::reshape(&c, &col_shape)
+        })
+        .collect();
+    let indices = lax::concatenate(&cols, r);
+    let all: Vec<usize> = (0..r).collect();
+    let g = Gather {
+        dimension_numbers: GatherDimensionNumbers {
+            collapsed_slice_dims: all.clone(),
+            start_index_map: all,
+            ..Default::default()
+        },
+        slice_sizes: vec![1; r],
+        indices_are_sorted: false,
+        unique_indices: false,
+        mode: GatherScatterMode::PromiseInBounds,
+        fill_value: None,
+    };
+    bind1(g, &[x.clone(), indices])
 }
