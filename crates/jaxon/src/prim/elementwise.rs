@@ -243,16 +243,16 @@ impl Primitive for Unary {
             )),
             Lgamma => Some(mul(t, &digamma(x))),
             Digamma => {
-                return Err(crate::core::primitive::no_rule(
-                    "digamma",
-                    "jvp (it needs polygamma)",
+                return Err(format!(
+                    "{} (it needs polygamma)",
+                    crate::core::primitive::no_rule("digamma", "jvp")
                 ))
             }
         };
         Ok((vec![ans], vec![tout]))
     }
 
-    fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
+    fn transpose(&self, cts: &[Option<Array>], _args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
         match self.0 {
             UnaryKind::Neg => Ok(vec![cts[0].as_ref().map(neg)]),
             _ => Err(crate::core::primitive::no_rule(
@@ -260,10 +260,6 @@ impl Primitive for Unary {
                 "transpose (it is not linear)",
             )),
         }
-        .map(|v| {
-            let _ = args;
-            v
-        })
     }
 
     fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
@@ -1094,8 +1090,16 @@ impl Primitive for BitcastConvertType {
     }
 
     fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
-        // Bitcasting only touches trailing dims, so the batch dim stays where it is.
-        Ok((vec![bind1(*self, args)], vec![dims[0]]))
+        // Bitcasting only touches the trailing dim, so the batch dim stays where it
+        // is, unless it is last and a widening bitcast consumes the last dim.
+        let x = &args[0];
+        let d = dims[0].expect("a batched operand");
+        let widening = x.dtype().size_bytes() < self.new_dtype.size_bytes();
+        if widening && d + 1 == x.ndim() {
+            let front = crate::transform::rules::move_axis(x, d, 0);
+            return Ok((vec![bind1(*self, &[front])], vec![Some(0)]));
+        }
+        Ok((vec![bind1(*self, args)], vec![Some(d)]))
     }
 
     fn name(&self) -> &'static str {
