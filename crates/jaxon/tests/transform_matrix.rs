@@ -1398,3 +1398,25 @@ fn assert_located(msg: &str, file: &str, start: u32, end: u32) {
         "line {line} not in {start}..={end}: {msg:?}"
     );
 }
+
+#[test]
+fn pow_derivative_at_zero_follows_jax() {
+    // x-side: y * x^(y-1), with 0 where an integer y is 0 (JAX's _pow_jvp_lhs).
+    let x = f64s(&[3], vec![0.0, 0.0, 0.0]);
+    let y = Array::from_vec(&[3], vec![0i32, 1, 2]);
+    let (_, g) = ad::value_and_grad_flat(
+        |a| vec![lax::reduce_sum(&lax::pow(&a[0], &y), &[0])],
+        std::slice::from_ref(&x),
+    );
+    assert_eq!(g[0].to_f64_vec(), vec![0.0, 1.0, 0.0]);
+    // y-side: log(x with zeros replaced by 1) * ans = 0 at x = 0.
+    let yf = f64s(&[2], vec![2.0, 3.0]);
+    let x0 = f64s(&[2], vec![0.0, 2.0]);
+    let (_, g) = ad::value_and_grad_flat(
+        |a| vec![lax::reduce_sum(&lax::pow(&a[0], &a[1]), &[0])],
+        &[x0, yf],
+    );
+    assert_eq!(g[0].to_f64_vec(), vec![0.0, 12.0]);
+    let want = 2f64.ln() * 8.0;
+    assert_eq!(g[1].to_f64_vec(), vec![0.0, want]);
+}

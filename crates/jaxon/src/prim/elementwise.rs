@@ -553,7 +553,21 @@ impl Primitive for Binary {
                     let ym1 = sub(y, &full_like_scalar(y, 1.0));
                     let yf = convert_element_type(y, x.dtype());
                     let ym1f = convert_element_type(&ym1, x.dtype());
-                    mul(t, &mul(&yf, &pow(x, &ym1f)))
+                    let jac = mul(&yf, &pow(x, &ym1f));
+                    // Like JAX: an integer exponent 0 gives 0 (not 0 * 0^-1 = NaN at x = 0).
+                    let jac = if y.dtype().is_int() {
+                        let y0 = eq(y, &full_like_scalar(y, 0.0));
+                        let zero = zeros_like(&jac);
+                        let y0 = if y0.shape() == jac.shape() {
+                            y0
+                        } else {
+                            crate::lax::broadcast_in_dim(&y0, jac.shape(), &[])
+                        };
+                        select(&y0, &zero, &jac)
+                    } else {
+                        jac
+                    };
+                    mul(t, &jac)
                 };
                 let dy = |t: &Array| {
                     let safe_x = select(&eq(x, &c(0.0)), &broadcast_like(&c(1.0), x), x);
