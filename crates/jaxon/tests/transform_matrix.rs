@@ -292,10 +292,31 @@ fn axes_choices(ranks: &[usize], rng: &mut Rng) -> Vec<Vec<Option<usize>>> {
     uniq
 }
 
+/// vmap over an empty batch (size 0 at axis 0 of every operand) gives empty
+/// outputs of the per-example shape, like JAX.
+fn check_vmap_empty(c: &Case, args: &[Array]) {
+    let empty = |a: &Array| {
+        let mut shape = vec![0];
+        shape.extend_from_slice(a.shape());
+        lax::convert_element_type(&Array::from_vec(&shape, Vec::<f64>::new()), a.dtype())
+    };
+    let batched: Vec<Array> = args.iter().map(empty).collect();
+    let axes = vec![Some(0); args.len()];
+    let got = vmap_flat(|x| (c.f)(x), &batched, &axes, &[Some(0)], None);
+    for (g, o) in got.iter().zip((c.f)(args)) {
+        let mut shape = vec![0];
+        shape.extend_from_slice(o.shape());
+        assert_eq!(g.shape(), shape.as_slice(), "{}: empty vmap shape", c.name);
+        assert_eq!(g.dtype(), o.dtype(), "{}: empty vmap dtype", c.name);
+    }
+}
+
 fn check_vmap(c: &Case, args: &[Array], rng: &mut Rng, counts: &mut Counts) {
     if args.is_empty() {
         return;
     }
+    check_vmap_empty(c, args);
+    counts.vmap += 1;
     let ranks: Vec<usize> = args.iter().map(Array::ndim).collect();
     for axes in axes_choices(&ranks, rng) {
         let n = rng.int(1, 3) as usize;
