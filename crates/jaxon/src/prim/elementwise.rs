@@ -243,9 +243,9 @@ impl Primitive for Unary {
             )),
             Lgamma => Some(mul(t, &digamma(x))),
             Digamma => {
-                return Err(crate::core::primitive::no_rule(
-                    "digamma",
-                    "jvp (it needs polygamma)",
+                return Err(format!(
+                    "{} (it needs polygamma)",
+                    crate::core::primitive::no_rule("digamma", "jvp")
                 ))
             }
         };
@@ -553,7 +553,21 @@ impl Primitive for Binary {
                     let ym1 = sub(y, &full_like_scalar(y, 1.0));
                     let yf = convert_element_type(y, x.dtype());
                     let ym1f = convert_element_type(&ym1, x.dtype());
-                    mul(t, &mul(&yf, &pow(x, &ym1f)))
+                    let jac = mul(&yf, &pow(x, &ym1f));
+                    // Like JAX: an integer exponent 0 gives 0 (not 0 * 0^-1 = NaN at x = 0).
+                    let jac = if y.dtype().is_int() {
+                        let y0 = eq(y, &full_like_scalar(y, 0.0));
+                        let zero = zeros_like(&jac);
+                        let y0 = if y0.shape() == jac.shape() {
+                            y0
+                        } else {
+                            crate::lax::broadcast_in_dim(&y0, jac.shape(), &[])
+                        };
+                        select(&y0, &zero, &jac)
+                    } else {
+                        jac
+                    };
+                    mul(t, &jac)
                 };
                 let dy = |t: &Array| {
                     let safe_x = select(&eq(x, &c(0.0)), &broadcast_like(&c(1.0), x), x);
@@ -1090,8 +1104,16 @@ impl Primitive for BitcastConvertType {
     }
 
     fn batch(&self, args: &[Array], dims: &[Option<usize>], _size: usize) -> RuleResult<BatchOut> {
-        // Bitcasting only touches trailing dims, so the batch dim stays where it is.
-        Ok((vec![bind1(*self, args)], vec![dims[0]]))
+        // Bitcasting only touches the trailing dim, so the batch dim stays where it
+        // is, unless it is last and a widening bitcast consumes the last dim.
+        let x = &args[0];
+        let d = dims[0].expect("a batched operand");
+        let widening = x.dtype().size_bytes() < self.new_dtype.size_bytes();
+        if widening && d + 1 == x.ndim() {
+            let front = crate::transform::rules::move_axis(x, d, 0);
+            return Ok((vec![bind1(*self, &[front])], vec![Some(0)]));
+        }
+        Ok((vec![bind1(*self, args)], vec![Some(d)]))
     }
 
     fn name(&self) -> &'static str {

@@ -109,10 +109,7 @@ impl Primitive for Reduce {
                 let num = reduce_sum(&lax::mul(t, &loc), &self.axes);
                 Some(lax::div(&num, &reduce_sum(&loc, &self.axes)))
             }
-            ReduceKind::Prod => Some(reduce_sum(
-                &lax::mul(t, &product_of_others(x, &self.axes)),
-                &self.axes,
-            )),
+            ReduceKind::Prod => Some(prod_jvp(x, t, &self.axes)),
             _ => None,
         };
         Ok((vec![ans], vec![tout]))
@@ -357,35 +354,41 @@ pub fn shift_axes(axes: &[usize], bdim: usize) -> (Vec<usize>, usize) {
     (shifted, out)
 }
 
-/// For each element, the product of the other elements in its reduction group
-/// (exclusive prefix times exclusive suffix products, so zeros are handled).
-fn product_of_others(x: &Array, axes: &[usize]) -> Array {
-    // Bring the reduced axes last and flatten them into one.
+/// JAX's reduce_prod JVP: the reduced axes are moved to the front and flattened,
+/// and a pairwise multiplication tree (mul, slice and pad only, so derivatives of
+/// any order and batching follow) is differentiated.
+fn prod_jvp(x: &Array, t: &Array, axes: &[usize]) -> Array {
     let kept: Vec<usize> = (0..x.ndim()).filter(|d| !axes.contains(d)).collect();
-    let mut perm = kept.clone();
-    perm.extend_from_slice(axes);
-    let xt = lax::transpose(x, &perm);
-    let kept_shape: Vec<usize> = kept.iter().map(|&d| x.shape()[d]).collect();
+    let mut perm = axes.to_vec();
+    perm.extend_from_slice(&kept);
     let n: usize = axes.iter().map(|&d| x.shape()[d]).product();
-    let mut flat_shape = kept_shape.clone();
-    flat_shape.push(n);
-    let flat = lax::reshape(&xt, &flat_shape);
-    let last = flat_shape.len() - 1;
+    let mut flat = vec![n];
+    flat.extend(kept.iter().map(|&d| x.shape()[d]));
+    let prep = |v: &Array| lax::reshape(&lax::transpose(v, &perm), &flat);
+    let out_shape = flat[1..].to_vec();
+    let tree = |xs: &[Array]| vec![prod_tree(&xs[0], &out_shape)];
+    let (_, mut touts) = crate::transform::jvp::jvp_flat(tree, &[prep(x)], &[prep(t)]);
+    touts.remove(0)
+}
+
+/// The product over axis 0 by repeatedly multiplying the two halves.
+fn prod_tree(x: &Array, out_shape: &[usize]) -> Array {
     let one = lax::full_like_scalar(x, 1.0);
-    let shift = |v: &Array, reverse: bool| {
-        let mut cfg: Vec<(i64, i64, usize)> = vec![(0, 0, 0); flat_shape.len()];
-        cfg[last] = if reverse { (-1, 1, 0) } else { (1, -1, 0) };
-        lax::pad(v, &one, &cfg)
-    };
-    let before = shift(&lax::cumprod(&flat, last, false), false);
-    let after = shift(&lax::cumprod(&flat, last, true), true);
-    let others = lax::mul(&before, &after);
-    let mut t_shape = kept_shape;
-    t_shape.extend(axes.iter().map(|&d| x.shape()[d]));
-    let others = lax::reshape(&others, &t_shape);
-    let mut inv = vec![0; perm.len()];
-    for (i, &p) in perm.iter().enumerate() {
-        inv[p] = i;
+    let mut x = x.clone();
+    while x.shape()[0] > 1 {
+        let n = x.shape()[0];
+        let n1 = n.div_ceil(2);
+        let a = lax::slice_in_dim(&x, 0, n1, 1, 0);
+        let mut b = lax::slice_in_dim(&x, n1, n, 1, 0);
+        if n - n1 != n1 {
+            let mut cfg = vec![(0, 0, 0); x.ndim()];
+            cfg[0] = (0, 1, 0);
+            b = lax::pad(&b, &one, &cfg);
+        }
+        x = lax::mul(&a, &b);
     }
-    lax::transpose(&others, &inv)
+    if x.shape()[0] == 0 {
+        return lax::broadcast_in_dim(&one, out_shape, &[]);
+    }
+    lax::reshape(&x, out_shape)
 }
