@@ -26,6 +26,12 @@ pub mod test_util;
 pub mod transform;
 pub mod tree;
 
+/// Guides, compiled as doctests.
+pub mod guide {
+    #[doc = include_str!("../../../docs/transformations.md")]
+    pub mod transformations {}
+}
+
 // Lets `#[derive(Tree)]` (which emits `::jaxon::...` paths) work inside this crate.
 extern crate self as jaxon;
 
@@ -35,8 +41,8 @@ pub use error::Error;
 pub use jaxon_macros::Tree;
 pub use oxla::DType;
 pub use transform::api::{
-    grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jvp, linearize, make_jaxpr, value_and_grad,
-    value_and_grad_with_aux, vjp, vmap, vmap_with, AxisSpec,
+    grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jvp, linearize, lower, make_jaxpr,
+    value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_with, AxisSpec, Lowered,
 };
 pub use tree::{
     tree_flatten, tree_leaves, tree_map, tree_map2, tree_reduce, tree_structure, tree_transpose,
