@@ -2,6 +2,7 @@
 //! already have equal dtypes (and equal shapes, or be 0-d, for elementwise ops):
 //! promotion and broadcasting are the numpy layer's job.
 
+pub use crate::prim::collective::*;
 pub use crate::prim::conv::*;
 pub use crate::prim::dot::*;
 pub use crate::prim::elementwise::*;

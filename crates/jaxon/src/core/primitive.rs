@@ -70,6 +70,23 @@ pub trait Primitive: Send + Sync + fmt::Debug + DynKey + 'static {
         let _ = (args, dims, axis_size);
         Err(no_rule(self.name(), "batching (vmap)"))
     }
+
+    /// For collectives (`psum`, `all_gather`, ...): the named axis they reduce over.
+    fn axis_name(&self) -> Option<&str> {
+        None
+    }
+
+    /// For collectives: the rule of the vmap whose axis name this collective names,
+    /// turning the collective into an operation over the batch dimension.
+    fn collective_batch(
+        &self,
+        args: &[Array],
+        dims: &[Option<usize>],
+        axis_size: usize,
+    ) -> RuleResult<BatchOut> {
+        let _ = (args, dims, axis_size);
+        Err(no_rule(self.name(), "named-axis batching"))
+    }
 }
 
 /// A rule's outcome: `Err` carries a message for the user.

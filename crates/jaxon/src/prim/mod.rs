@@ -1,6 +1,7 @@
 //! The lax primitives. Each file holds a family of primitives with all their rules
 //! side by side, plus the thin `lax` functions that bind them.
 
+pub mod collective;
 pub mod conv;
 pub mod dot;
 pub mod elementwise;

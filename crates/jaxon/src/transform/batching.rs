@@ -90,6 +90,18 @@ impl Trace for BatchTrace {
         let (vals, dims): (Vec<Array>, Vec<Option<usize>>) =
             args.iter().map(|a| self.unpack(a)).unzip();
         let _guard = set_current_trace(self.parent.clone());
+        if prim.axis_name().is_some() && prim.axis_name() == self.axis_name.as_deref() {
+            let (outs, out_dims) = match prim.collective_batch(&vals, &dims, self.axis_size) {
+                Ok(r) => r,
+                Err(msg) => fail(format!("{}: {msg}", prim.name()), loc),
+            };
+            drop(_guard);
+            return outs
+                .into_iter()
+                .zip(out_dims)
+                .map(|(v, d)| self.pack(v, d))
+                .collect();
+        }
         if dims.iter().all(Option::is_none) {
             return bind_at(prim, &vals, loc);
         }
@@ -183,6 +195,7 @@ pub fn vmap_flat_with(
         fail("vmap must have at least one non-None value in in_axes", loc);
     };
     let trace = BatchTrace::new(current_trace(), size, axis_name.map(str::to_string));
+    let _axis = axis_name.map(|n| AxisEnvGuard::push(n, size));
     let inputs: Vec<Array> = args
         .iter()
         .zip(&dims)
@@ -239,4 +252,40 @@ pub fn vmap_flat_with(
             }
         })
         .collect()
+}
+
+thread_local! {
+    static AXIS_ENV: std::cell::RefCell<Vec<(String, usize)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The size of the innermost vmap axis called `name`, if one is active.
+pub fn axis_size(name: &str) -> Option<usize> {
+    AXIS_ENV.with(|e| {
+        e.borrow()
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| *s)
+    })
+}
+
+/// The names of the active vmap axes, innermost last.
+pub fn axis_names() -> Vec<String> {
+    AXIS_ENV.with(|e| e.borrow().iter().map(|(n, _)| n.clone()).collect())
+}
+
+/// Binds an axis name while a named vmap runs.
+struct AxisEnvGuard;
+
+impl AxisEnvGuard {
+    fn push(name: &str, size: usize) -> AxisEnvGuard {
+        AXIS_ENV.with(|e| e.borrow_mut().push((name.to_string(), size)));
+        AxisEnvGuard
+    }
+}
+
+impl Drop for AxisEnvGuard {
+    fn drop(&mut self) {
+        AXIS_ENV.with(|e| e.borrow_mut().pop());
+    }
 }
