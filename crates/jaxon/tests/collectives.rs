@@ -93,7 +93,7 @@ fn gradients_flow_through_collectives() {
     let x = jnp::array(&[1.0f64, 2.0, 4.0]);
     test_util::check_grads(
         &|a| vec![normalize(a[0].clone()).sin()],
-        &[x.clone()],
+        std::slice::from_ref(&x),
         2,
         test_util::Modes::Both,
         None,
@@ -109,7 +109,7 @@ fn gradients_flow_through_collectives() {
     };
     test_util::check_grads(
         &|a| vec![gathered(a[0].clone())],
-        &[x.clone()],
+        std::slice::from_ref(&x),
         1,
         test_util::Modes::Both,
         None,
