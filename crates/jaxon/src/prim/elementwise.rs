@@ -242,12 +242,7 @@ impl Primitive for Unary {
                 ),
             )),
             Lgamma => Some(mul(t, &digamma(x))),
-            Digamma => {
-                return Err(format!(
-                    "{} (it needs polygamma)",
-                    crate::core::primitive::no_rule("digamma", "jvp")
-                ))
-            }
+            Digamma => Some(mul(t, &trigamma(x))),
         };
         Ok((vec![ans], vec![tout]))
     }
@@ -1387,4 +1382,39 @@ impl Primitive for StopGradient {
 #[track_caller]
 pub fn stop_gradient(x: &Array) -> Array {
     bind1(StopGradient, std::slice::from_ref(x))
+}
+
+/// The trigamma function ψ₁(x) = d/dx digamma(x), from traceable operations (so it
+/// has derivatives itself): the recurrence ψ₁(x) = ψ₁(x + 1) + 1/x² shifts x up to
+/// at least 10, then the asymptotic series; negative x use the reflection formula
+/// ψ₁(1 − x) + ψ₁(x) = π² / sin²(πx). Accurate to about 1e-12 relative in f64.
+pub fn trigamma(x: &Array) -> Array {
+    let c = |v: f64| full_like_scalar(x, v);
+    let reflect = lt(x, &c(0.5));
+    // Evaluate at z = x, or z = 1 - x for the reflected branch.
+    let mut z = select(&reflect, &sub(&c(1.0), x), x);
+    let mut acc = broadcast_like(&c(0.0), x);
+    for _ in 0..10 {
+        let small = lt(&z, &c(10.0));
+        let term = div(&c(1.0), &mul(&z, &z));
+        acc = add(&acc, &select(&small, &term, &broadcast_like(&c(0.0), x)));
+        z = select(&small, &add(&z, &c(1.0)), &z);
+    }
+    // 1/z + 1/(2z²) + 1/(6z³) − 1/(30z⁵) + 1/(42z⁷) − 1/(30z⁹)
+    let inv = div(&c(1.0), &z);
+    let inv2 = mul(&inv, &inv);
+    let series = [-1.0 / 30.0, 1.0 / 42.0, -1.0 / 30.0, 1.0 / 6.0]
+        .iter()
+        .fold(broadcast_like(&c(0.0), x), |p, &k| {
+            add(&mul(&p, &inv2), &c(k))
+        });
+    let tail = add(
+        &add(&inv, &mul(&inv2, &c(0.5))),
+        &mul(&mul(&inv, &inv2), &series),
+    );
+    let direct = add(&acc, &tail);
+    let pi = std::f64::consts::PI;
+    let s = sin(&mul(x, &c(pi)));
+    let reflected = sub(&div(&c(pi * pi), &mul(&s, &s)), &direct);
+    select(&reflect, &reflected, &direct)
 }
