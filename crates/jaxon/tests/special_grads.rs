@@ -31,7 +31,7 @@ fn digamma_and_lgamma_differentiate_to_second_order() {
     let x = jnp::array(&[0.7f64, 1.9, 4.2]);
     test_util::check_grads(
         &|a| vec![lax::digamma(&a[0])],
-        &[x.clone()],
+        std::slice::from_ref(&x),
         2,
         test_util::Modes::Both,
         None,
@@ -39,7 +39,7 @@ fn digamma_and_lgamma_differentiate_to_second_order() {
     );
     test_util::check_grads(
         &|a| vec![lax::lgamma(&a[0])],
-        &[x.clone()],
+        std::slice::from_ref(&x),
         2,
         test_util::Modes::Both,
         None,
