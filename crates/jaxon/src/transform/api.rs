@@ -540,6 +540,19 @@ impl Lowered {
         self.module.to_string()
     }
 
+    /// Estimated flops, transcendental operations and bytes accessed.
+    ///
+    /// ```
+    /// use jaxon::prelude::*;
+    /// use jaxon::numpy as jnp;
+    /// let a = jnp::ones(&[4, 8], DType::F32);
+    /// let c = jaxon::lower(|(a, b): (Array, Array)| jnp::matmul(&a, &b), (a.clone(), a.t())).cost_analysis();
+    /// assert_eq!(c.flops, 2.0 * 4.0 * 4.0 * 8.0);
+    /// ```
+    pub fn cost_analysis(&self) -> oxla::Cost {
+        oxla::cost_analysis(&self.module)
+    }
+
     /// Compiles the module.
     pub fn compile(&self) -> CompiledFn {
         let executable = oxla::default_client()
