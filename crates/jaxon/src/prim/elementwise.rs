@@ -842,7 +842,10 @@ impl Primitive for SelectN {
     }
 
     fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
-        batch_elementwise(*self, args, dims, size)
+        // The cases must keep equal shapes: an unbatched 0-d case next to a batched
+        // one would stay 0-d in batch_elementwise, so give every case the batch dim.
+        let (args, dims) = batch_operands(args, dims, size, |i| i > 0);
+        batch_elementwise(*self, &args, &dims, size)
     }
 
     fn name(&self) -> &'static str {
@@ -965,7 +968,10 @@ impl Primitive for Clamp {
     }
 
     fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
-        batch_elementwise(*self, args, dims, size)
+        // x fixes the output shape (the bounds may be 0-d): an unbatched 0-d x next to
+        // a batched bound would stay 0-d in batch_elementwise, so give x the batch dim.
+        let (args, dims) = batch_operands(args, dims, size, |i| i == 1);
+        batch_elementwise(*self, &args, &dims, size)
     }
 
     fn name(&self) -> &'static str {
@@ -996,6 +1002,24 @@ impl Primitive for Clamp {
         let a = broadcast_scalars(ctx, args, &shape);
         vec![ctx.b.add(oxla::Op::Clamp, &a)]
     }
+}
+
+/// Broadcasts the unbatched operands selected by `pick` to carry a leading batch dim
+/// of `size`, for primitives whose operands must share one shape under vmap.
+fn batch_operands(
+    args: &[Array],
+    dims: &[Option<usize>],
+    size: usize,
+    pick: impl Fn(usize) -> bool,
+) -> (Vec<Array>, Vec<Option<usize>>) {
+    args.iter()
+        .zip(dims)
+        .enumerate()
+        .map(|(i, (a, d))| match d {
+            None if pick(i) => (crate::lax::broadcast(a, &[size]), Some(0)),
+            _ => (a.clone(), *d),
+        })
+        .unzip()
 }
 
 /// Clamps `x` into `[lo, hi]`.
