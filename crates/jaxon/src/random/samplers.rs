@@ -53,6 +53,15 @@ fn to_shape(op: &str, what: &str, x: Operand, dtype: DType, shape: &[usize]) -> 
 /// `astype(int)`).
 #[track_caller]
 fn int_operand(x: Operand) -> Array {
+    // A Rust integer is int32 when it fits, else int64 (JAX: int32, or int64 with x64).
+    if let Operand::Int(v) = x {
+        let dt = if i32::try_from(v).is_ok() {
+            DType::I32
+        } else {
+            DType::I64
+        };
+        return int_const(v, dt);
+    }
     let a = x.into_array();
     if a.dtype().is_float() || a.dtype().is_bool() {
         lax::convert_element_type(&a, DType::I32)
@@ -113,8 +122,78 @@ fn uniform_impl(
         &lax::bitcast_convert_type(&fbits, dtype),
         &fconst(1.0, dtype),
     );
-    let scaled = lax::add(&lax::mul(&floats, &lax::sub(hi, lo)), lo);
+    let scaled = fma(&floats, &lax::sub(hi, lo), lo);
     lax::max(lo, &scaled)
+}
+
+/// `a * b + c` rounded once, as XLA's CPU and GPU backends compute it (LLVM contracts
+/// the multiply-add of JAX's formulas into an FMA). Below f64 this is exact through
+/// f64: the product of two floats of at most 24 bits is exact there. f64 rounds twice.
+fn fma(a: &Array, b: &Array, c: &Array) -> Array {
+    let dt = a.dtype();
+    if dt == DType::F64 {
+        return lax::add(&lax::mul(a, b), c);
+    }
+    let up = |x: &Array| lax::convert_element_type(x, DType::F64);
+    let r = lax::add(&lax::mul(&up(a), &up(b)), &up(c));
+    lax::convert_element_type(&r, dt)
+}
+
+/// XLA's `erf_inv` for f32 (M. Giles' single-precision approximation, Horner steps as
+/// FMAs), so normal samples match JAX's to the rounding of `log1p`. Other dtypes use
+/// `lax::erf_inv`; f16/bf16 compute in f32 like XLA.
+fn erf_inv(x: &Array) -> Array {
+    match x.dtype() {
+        DType::F32 => erf_inv_f32(x),
+        DType::F16 | DType::BF16 => {
+            let y = erf_inv_f32(&lax::convert_element_type(x, DType::F32));
+            lax::convert_element_type(&y, x.dtype())
+        }
+        _ => lax::erf_inv(x),
+    }
+}
+
+fn erf_inv_f32(x: &Array) -> Array {
+    const SMALL: [f64; 9] = [
+        2.81022636e-08,
+        3.43273939e-07,
+        -3.5233877e-06,
+        -4.39150654e-06,
+        0.00021858087,
+        -0.00125372503,
+        -0.00417768164,
+        0.246640727,
+        1.50140941,
+    ];
+    const LARGE: [f64; 9] = [
+        -0.000200214257,
+        0.000100950558,
+        0.00134934322,
+        -0.00367342844,
+        0.00573950773,
+        -0.0076224613,
+        0.00943887047,
+        1.00167406,
+        2.83297682,
+    ];
+    let dt = DType::F32;
+    let shape = x.shape().to_vec();
+    let full = |v: f64| broadcast_to_shape(&fconst(v, dt), &shape);
+    let w = lax::neg(&lax::log1p(&lax::mul(&lax::neg(x), x)));
+    let lt = lax::lt(&w, &full(5.0));
+    let w = lax::select(
+        &lt,
+        &lax::sub(&w, &full(2.5)),
+        &lax::sub(&lax::sqrt(&w), &full(3.0)),
+    );
+    let coef = |i: usize| lax::select(&lt, &full(SMALL[i]), &full(LARGE[i]));
+    let mut p = coef(0);
+    for i in 1..9 {
+        p = fma(&p, &w, &coef(i));
+    }
+    let result = lax::mul(&p, x);
+    let edge = lax::eq(&lax::abs(x), &full(1.0));
+    lax::select(&edge, &lax::mul(x, &full(f64::INFINITY)), &result)
 }
 
 /// Uniform with scalar bounds.
@@ -138,7 +217,7 @@ fn normal_impl(op: &str, key: &Array, shape: &[usize], dtype: DType) -> Array {
     // nextafter(-1, 0): the float just above -1.
     let lo = -(1.0 - 2f64.powi(-(nmant as i32) - 1));
     let u = uniform_scalar(op, key, shape, dtype, lo, 1.0);
-    lax::mul(&fconst(std::f64::consts::SQRT_2, dtype), &lax::erf_inv(&u))
+    lax::mul(&fconst(std::f64::consts::SQRT_2, dtype), &erf_inv(&u))
 }
 
 /// Normal samples truncated to the open interval `(lower, upper)` (bounds broadcast to
@@ -158,7 +237,7 @@ pub fn truncated_normal(
     let a = lax::erf(&lax::div(&lower, &sqrt2));
     let b = lax::erf(&lax::div(&upper, &sqrt2));
     let u = uniform_impl("truncated_normal", key, shape, dtype, &a, &b);
-    let out = lax::mul(&sqrt2, &lax::erf_inv(&u));
+    let out = lax::mul(&sqrt2, &erf_inv(&u));
     let inf = broadcast_to_shape(&fconst(f64::INFINITY, dtype), shape);
     let ninf = broadcast_to_shape(&fconst(f64::NEG_INFINITY, dtype), shape);
     let lo = lax::nextafter(&lax::stop_gradient(&lower), &inf);
