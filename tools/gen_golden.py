@@ -1481,6 +1481,154 @@ def topic_transforms():
     return c.cases
 
 
+# --------------------------------------------------------------------------
+# 13. PRNG (jax.random): threefry2x32 keys, split, fold_in, bits and samplers
+# --------------------------------------------------------------------------
+
+RANDOM_SEEDS = [0, 42, 2**32 + 7]
+
+
+def random_key_data(seed):
+    """Legacy uint32[2] key data of PRNGKey(seed), with 64-bit seeds (x64 on)."""
+    jax.config.update("jax_enable_x64", True)
+    try:
+        return np.asarray(jax.random.PRNGKey(seed), dtype=np.uint32)
+    finally:
+        jax.config.update("jax_enable_x64", False)
+
+
+def topic_random():
+    c = Cases()
+    jr = jax.random
+
+    def rcase(name, fn, call, key, kwargs, part, x64=False, note=None):
+        got = []
+
+        def run(k, **kw):
+            old = jax.config.jax_threefry_partitionable
+            jax.config.update("jax_threefry_partitionable", part)
+            try:
+                got.append(np.asarray(jax.block_until_ready(call(k, **kw))))
+                return got[-1]
+            finally:
+                jax.config.update("jax_threefry_partitionable", old)
+        c.add(name, fn, run, (key,), kwargs, x64=x64, extra={"partitionable": part}, note=note)
+        if got and got[-1].dtype.kind == "f":
+            # Exact bit patterns: JSON float parsing is not always correctly rounded.
+            u = {2: np.uint16, 4: np.uint32, 8: np.uint64}[got[-1].dtype.itemsize]
+            c.cases[-1]["out_bits"] = [int(b) for b in got[-1].reshape(-1).view(u).tolist()]
+
+    for seed in RANDOM_SEEDS:
+        c.add(f"key_{seed}", "random.PRNGKey", lambda s: jr.PRNGKey(s), (seed,), x64=True,
+              note="seed is a Python int (x64 on: 64-bit seeds keep their high word)")
+    f32, f16, bf16, f64 = "float32", "float16", "bfloat16", "float64"
+    for seed in RANDOM_SEEDS:
+        key = random_key_data(seed)
+        for part in (True, False):
+            t = f"s{seed}_{'p' if part else 'o'}"
+            rc = lambda name, fn, call, kw, x64=False, note=None: rcase(
+                f"{name}_{t}", fn, call, key, kw, part, x64=x64, note=note)
+            for num in (2, 3):
+                rc(f"split{num}", "random.split", lambda k, **kw: jr.split(k, **kw), {"num": num})
+            rc("split_2x3", "random.split", lambda k, **kw: jr.split(k, **kw), {"num": (2, 3)})
+            for d in (0, 7, 2**32 - 1):
+                rc(f"fold_in{d}", "random.fold_in", lambda k, **kw: jr.fold_in(k, **kw),
+                   {"data": d})
+            for shape in [(), (5,), (2, 3), (7,)]:
+                for dt in ("uint8", "uint16", "uint32", "uint64"):
+                    sh = "x".join(map(str, shape)) or "scalar"
+                    rc(f"bits_{dt}_{sh}", "random.bits", lambda k, **kw: jr.bits(k, **kw),
+                       {"shape": shape, "dtype": dt}, x64=dt == "uint64")
+            uni = lambda k, **kw: jr.uniform(k, **kw)
+            rc("uniform_f32_5", "random.uniform", uni, {"shape": (5,), "dtype": f32})
+            rc("uniform_f32_2x3_m2_3", "random.uniform", uni,
+               {"shape": (2, 3), "dtype": f32, "minval": -2.0, "maxval": 3.0})
+            rc("uniform_f32_minval_array", "random.uniform", uni,
+               {"shape": (2, 3), "dtype": f32, "minval": arr([0.0, 10.0, -5.0], f32),
+                "maxval": 20.0})
+            for dt in (f16, bf16):
+                rc(f"uniform_{dt}_7", "random.uniform", uni, {"shape": (7,), "dtype": dt})
+            rc("uniform_f64_4", "random.uniform", uni, {"shape": (4,), "dtype": f64}, x64=True)
+            nor = lambda k, **kw: jr.normal(k, **kw)
+            rc("normal_f32_7", "random.normal", nor, {"shape": (7,), "dtype": f32})
+            rc("normal_f32_2x3", "random.normal", nor, {"shape": (2, 3), "dtype": f32})
+            rc("normal_f32_scalar", "random.normal", nor, {"shape": (), "dtype": f32})
+            for dt in (f16, bf16):
+                rc(f"normal_{dt}_5", "random.normal", nor, {"shape": (5,), "dtype": dt})
+            rc("normal_f64_4", "random.normal", nor, {"shape": (4,), "dtype": f64}, x64=True)
+            ber = lambda k, **kw: jr.bernoulli(k, **kw)
+            rc("bernoulli_03_8", "random.bernoulli", ber, {"p": 0.3, "shape": (8,)})
+            rc("bernoulli_parray_2x3", "random.bernoulli", ber,
+               {"p": arr([0.1, 0.5, 0.9], f32), "shape": (2, 3)})
+            ri = lambda k, **kw: jr.randint(k, **kw)
+            rc("randint_i32_0_10", "random.randint", ri,
+               {"shape": (8,), "minval": 0, "maxval": 10, "dtype": "int32"})
+            rc("randint_i32_m5_5_2x3", "random.randint", ri,
+               {"shape": (2, 3), "minval": -5, "maxval": 5, "dtype": "int32"})
+            rc("randint_u8_0_256", "random.randint", ri,
+               {"shape": (6,), "minval": 0, "maxval": 256, "dtype": "uint8"})
+            rc("randint_i8_m128_127", "random.randint", ri,
+               {"shape": (6,), "minval": -128, "maxval": 127, "dtype": "int8"})
+            rc("randint_i16_big", "random.randint", ri,
+               {"shape": (6,), "minval": -1000, "maxval": 100000, "dtype": "int16"})
+            rc("randint_u32", "random.randint", ri,
+               {"shape": (6,), "minval": 3, "maxval": 4000000000, "dtype": "uint32"},
+               x64=True)
+            rc("randint_i64", "random.randint", ri,
+               {"shape": (5,), "minval": -(2**40), "maxval": 2**50, "dtype": "int64"},
+               x64=True)
+            rc("randint_empty_range", "random.randint", ri,
+               {"shape": (4,), "minval": 5, "maxval": 5, "dtype": "int32"})
+            rc("randint_minval_array", "random.randint", ri,
+               {"shape": (2, 3), "minval": arr([0, 100, -7], "int32"), "maxval": 1000,
+                "dtype": "int32"})
+            perm = lambda k, **kw: jr.permutation(k, **kw)
+            for n in (1, 10, 37):
+                rc(f"permutation_{n}", "random.permutation", perm, {"x": n})
+            x34 = iota((3, 4), "float32")
+            rc("permutation_2d_ax0", "random.permutation", perm, {"x": x34, "axis": 0})
+            rc("permutation_2d_ax1", "random.permutation", perm, {"x": x34, "axis": 1})
+            rc("permutation_2d_indep", "random.permutation", perm,
+               {"x": x34, "axis": 1, "independent": True})
+            cat = lambda k, **kw: jr.categorical(k, **kw)
+            rc("categorical_3_shape6", "random.categorical", cat,
+               {"logits": arr([0.0, 1.0, 2.0], f32), "shape": (6,)})
+            l24 = rnd(70, (2, 4), decimals=2)
+            rc("categorical_2x4", "random.categorical", cat, {"logits": l24})
+            rc("categorical_2x4_ax0", "random.categorical", cat, {"logits": l24, "axis": 0})
+            rc("categorical_2x4_prefix3", "random.categorical", cat,
+               {"logits": l24, "shape": (3, 2)})
+            rc("categorical_noreplace", "random.categorical", cat,
+               {"logits": l24, "shape": (3, 2), "replace": False})
+            for fn in ("gumbel", "exponential", "laplace", "logistic"):
+                f = getattr(jr, fn)
+                call = (lambda f: lambda k, **kw: f(k, **kw))(f)
+                rc(f"{fn}_f32_7", f"random.{fn}", call, {"shape": (7,), "dtype": f32})
+                rc(f"{fn}_f64_3", f"random.{fn}", call, {"shape": (3,), "dtype": f64}, x64=True)
+            tn = lambda k, **kw: jr.truncated_normal(k, **kw)
+            rc("truncated_normal_m1_2", "random.truncated_normal", tn,
+               {"lower": -1.0, "upper": 2.0, "shape": (7,), "dtype": f32})
+            rc("truncated_normal_arrays", "random.truncated_normal", tn,
+               {"lower": arr([-3.0, 0.0, 1.0], f32), "upper": 4.0, "shape": (2, 3),
+                "dtype": f32})
+            ch = lambda k, **kw: jr.choice(k, **kw)
+            p5 = arr([0.1, 0.2, 0.3, 0.15, 0.25], f32)
+            rc("choice_5_replace", "random.choice", ch, {"a": 5, "shape": (6,)})
+            rc("choice_5_noreplace", "random.choice", ch,
+               {"a": 5, "shape": (3,), "replace": False})
+            rc("choice_p_replace", "random.choice", ch, {"a": 5, "shape": (2, 3), "p": p5})
+            rc("choice_p_noreplace", "random.choice", ch,
+               {"a": 5, "shape": (3,), "replace": False, "p": p5})
+            rc("choice_array_axis1", "random.choice", ch,
+               {"a": x34, "shape": (2,), "axis": 1})
+            rc("choice_array_noreplace", "random.choice", ch,
+               {"a": x34, "shape": (2,), "replace": False})
+            rad = lambda k, **kw: jr.rademacher(k, **kw)
+            rc("rademacher_f32", "random.rademacher", rad, {"shape": (8,), "dtype": f32})
+            rc("rademacher_i32", "random.rademacher", rad, {"shape": (8,), "dtype": "int32"})
+    return c.cases
+
+
 TOPICS = [
     ("numpy_promotion.json", topic_promotion),
     ("numpy_intdiv.json", topic_intdiv),
@@ -1494,13 +1642,29 @@ TOPICS = [
     ("numpy_shape.json", topic_shape),
     ("nn.json", topic_nn),
     ("transforms.json", topic_transforms),
+    ("random.json", topic_random),
 ]
 
 # Topics whose files use their own format description.
 TOPIC_DOCS = {"transforms.json": TRANSFORMS_DOC}
 
 
+# Extra format notes for single topics (keeps the other files' "doc" unchanged).
+TOPIC_DOC = {
+    "random.json": {
+        "random": (
+            'fn "random.X" = jax.random.X(key, **kwargs) where args[0] is the legacy '
+            "uint32[2] key data of PRNGKey(seed) (64-bit seeds, made with x64 on); "
+            '"partitionable" is the jax_threefry_partitionable setting the case ran with '
+            '(JAX >= 0.5 defaults to true). "random.PRNGKey" cases take the Python int seed. '
+            'Float outputs also carry "out_bits": the raw IEEE bit patterns as unsigned ints.'
+        ),
+    },
+}
+
+
 def dump(path, cases, doc=DOC):
+    doc = dict(doc, **TOPIC_DOC.get(os.path.basename(path), {}))
     head = {"jax_version": jax.__version__, "doc": doc}
     lines = ["{", f'"jax_version": {json.dumps(jax.__version__)},',
              f'"doc": {json.dumps(doc, allow_nan=False)},', '"cases": [']

@@ -22,6 +22,7 @@ pub mod nn;
 pub mod numpy;
 mod ops;
 pub mod prim;
+pub mod random;
 pub mod test_util;
 pub mod transform;
 pub mod tree;
@@ -30,6 +31,8 @@ pub mod tree;
 pub mod guide {
     #[doc = include_str!("../../../docs/transformations.md")]
     pub mod transformations {}
+    #[doc = include_str!("../../../docs/randomness.md")]
+    pub mod randomness {}
 }
 
 // Lets `#[derive(Tree)]` (which emits `::jaxon::...` paths) work inside this crate.
