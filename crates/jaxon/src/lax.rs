@@ -3,6 +3,7 @@
 //! promotion and broadcasting are the numpy layer's job.
 
 pub use crate::prim::collective::*;
+pub use crate::prim::control::*;
 pub use crate::prim::conv::*;
 pub use crate::prim::dot::*;
 pub use crate::prim::elementwise::*;

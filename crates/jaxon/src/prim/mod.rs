@@ -2,6 +2,7 @@
 //! side by side, plus the thin `lax` functions that bind them.
 
 pub mod collective;
+pub mod control;
 pub mod conv;
 pub mod dot;
 pub mod elementwise;
