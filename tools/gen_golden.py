@@ -1272,7 +1272,217 @@ def topic_nn():
 
 
 # --------------------------------------------------------------------------
-# 12. PRNG (jax.random): threefry2x32 keys, split, fold_in, bits and samplers
+# 12. Transformations (grad, jvp, vjp, jacobians, hessian, vmap, compositions)
+# --------------------------------------------------------------------------
+
+TRANSFORMS_DOC = {
+    "format": (
+        'Top level: {"jax_version", "doc", "cases": [CASE...]}. CASE: {"name", "fn", '
+        '"transform", "x64", "args": [ARRAY...], "kwargs": {options}, "out": [ARRAY...]}. '
+        "fn names a test function of the inputs, defined in tools/gen_golden.py "
+        "(TRANSFORM_FUNS, with its JAX source) and re-implemented once per name in "
+        "crates/jaxon/tests/golden_transforms.rs. A function returns one array or "
+        "(multi-output functions) a tuple of arrays."
+    ),
+    "array": DOC["array"],
+    "transform": (
+        '"grad": grad(f, argnums=all args); out = the gradients, one per arg. '
+        '"value_and_grad": out = [value, gradients...]. '
+        '"jvp": jvp(f, args, kwargs.tangents); out = [primal outputs..., tangent outputs...]. '
+        '"vjp": vjp(f, *args) applied to kwargs.cotangents (one per output); '
+        "out = [primal outputs..., input cotangents...]. "
+        '"jacfwd" | "jacrev" | "hessian" | "jacfwd_jacrev": that transformation of f '
+        "with respect to args[0] (argnums=0; the other args are fixed); out = [J]. "
+        '"grad_grad": grad(lambda *a: sum(grad(f)(*a))) with respect to args[0]; out = [g]. '
+        '"vmap": vmap(f, in_axes=kwargs.in_axes, out_axes=kwargs.out_axes); out = the outputs. '
+        '"vmap_grad": vmap(grad(f, argnums=all), in_axes=kwargs.in_axes) (per-example '
+        'gradients); "jit_vmap_grad": the same under jit; out = one gradient per arg.'
+    ),
+    "kwargs": (
+        "tangents / cotangents: lists of ARRAYs; in_axes: list (one per arg) of int or "
+        "null (not mapped); out_axes: int (for every output)."
+    ),
+}
+
+
+def _rng_like(seed, x):
+    return rnd(seed, np.shape(x), lo=-1.0, hi=1.0, decimals=2)
+
+
+def _c32(v):
+    return jnp.asarray(np.asarray(v, np.float32))
+
+
+def _conv(x, k, strides, padding):
+    return lax.conv_general_dilated(x, k, strides, padding)
+
+
+# name -> (JAX function, example args, scalar output?)
+# Constants used inside functions are written out literally (the Rust side repeats them).
+TRANSFORM_FUNS = {
+    # ---- scalar outputs ----
+    "sin_exp_sum": (lambda x: jnp.sum(jnp.sin(x) * jnp.exp(x)), [rnd(1, (4,), -1, 1)]),
+    "log_sqrt": (lambda x: jnp.sum(jnp.log(x) + 2.0 * jnp.sqrt(x)), [rnd(2, (4,), 0.5, 3)]),
+    "tanh_logistic": (lambda x: jnp.sum(jnp.tanh(x) * jax.nn.sigmoid(x)), [rnd(3, (2, 3), -2, 2)]),
+    "pow_xy": (lambda x, y: jnp.sum(jnp.power(x, y)), [rnd(4, (3,), 0.5, 2), rnd(5, (3,), -1.5, 1.5)]),
+    "abs_sum": (lambda x: jnp.sum(jnp.abs(x) * x), [arr([-1.5, 0.0, 0.75, -0.25, 2.0], "float32")]),
+    "abs_at_zero": (lambda x: jnp.sum(jnp.abs(x)), [arr([-1.5, 0.0, 0.75], "float32")]),
+    "max_all_ties": (lambda x: jnp.max(x), [arr([[1.0, 3.0, -2.0], [3.0, 0.5, 3.0]], "float32")]),
+    "min_axis_ties": (lambda x: jnp.sum(jnp.min(x, axis=1) * _c32([1.0, -2.0])),
+                      [arr([[1.0, -1.0, -1.0], [2.0, 0.5, 4.0]], "float32")]),
+    "maximum_ties": (lambda x, y: jnp.sum(jnp.maximum(x, y) * _c32([1.0, 2.0, 3.0, 4.0])),
+                     [arr([1.0, -2.0, 0.5, 3.0], "float32"), arr([1.0, 0.0, 0.5, -1.0], "float32")]),
+    "minimum_ties": (lambda x, y: jnp.sum(jnp.minimum(x, y) ** 2),
+                     [arr([1.0, -2.0, 0.5, 3.0], "float32"), arr([1.0, 0.0, 0.5, -1.0], "float32")]),
+    "where_select": (lambda x: jnp.sum(jnp.where(x > 0, x ** 2, jnp.sin(x))),
+                     [arr([-1.0, 0.5, 0.0, 2.0, -0.25], "float32")]),
+    "logsumexp_all": (lambda x: jax.nn.logsumexp(x), [rnd(6, (2, 3))]),
+    "softmax_xent": (lambda x: -jnp.sum(_c32([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+                                        * jax.nn.log_softmax(x, axis=-1)), [rnd(7, (2, 3))]),
+    "softmax_weighted": (lambda x: jnp.sum(jax.nn.softmax(x, axis=0) * _c32([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]])),
+                         [rnd(8, (2, 3))]),
+    "mean_sq": (lambda x: jnp.mean(x ** 2), [rnd(9, (2, 3))]),
+    "prod_all": (lambda x: jnp.prod(x), [rnd(10, (4,), 0.5, 1.5)]),
+    "prod_with_zero": (lambda x: jnp.prod(x, axis=1).sum(), [arr([[1.5, 0.0, 2.0], [0.5, -1.0, 3.0]], "float32")]),
+    "norm2": (lambda x: jnp.sqrt(jnp.sum(x * x)), [rnd(11, (2, 3))]),
+    "mse_linear": (lambda w, b, x, y: jnp.mean((x @ w + b - y) ** 2),
+                   [rnd(12, (3,), -1, 1), rnd(13, (), -1, 1), rnd(14, (4, 3), -1, 1), rnd(15, (4,), -1, 1)]),
+    "integer_pow_poly": (lambda x: jnp.sum(x ** 3 - 2.0 * x ** 2 + x ** -2), [rnd(16, (4,), 0.5, 2)]),
+    "clip_bounds": (lambda x: jnp.sum(jnp.clip(x, -1.0, 1.0) ** 2 * _c32([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])),
+                    [arr([-2.0, -1.0, -0.5, 0.5, 1.0, 1.5], "float32")]),
+    "cumsum_sq": (lambda x: jnp.sum(jnp.cumsum(x) ** 2), [rnd(17, (4,), -1, 1)]),
+    "cumprod_sum": (lambda x: jnp.sum(jnp.cumprod(x, axis=1)), [rnd(18, (2, 3), 0.5, 1.5)]),
+    "sort_weighted": (lambda x: jnp.sum(jnp.sort(x) * _c32([0.0, 1.0, 2.0, 3.0, 4.0])),
+                      [arr([0.3, -1.0, 2.5, 0.7, -0.2], "float32")]),
+    "top_k_weighted": (lambda x: jnp.sum(lax.top_k(x, 3)[0] * _c32([3.0, 2.0, 1.0])),
+                       [arr([0.3, -1.0, 2.5, 0.7, -0.2, 1.1], "float32")]),
+    "gather_dup": (lambda x: jnp.sum(x[jnp.array([0, 2, 2, 4])] ** 2), [rnd(19, (5,), -1, 1)]),
+    "at_add": (lambda x, v: jnp.sum(jnp.sin(x.at[jnp.array([1, 3, 1])].add(v))),
+               [rnd(20, (5,), -1, 1), rnd(21, (3,), -1, 1)]),
+    "slice_last": (lambda x: jnp.sum(x[1:4] ** 2) + 3.0 * x[-1], [rnd(22, (6,), -1, 1)]),
+    "einsum_sq": (lambda a, b: jnp.sum(jnp.einsum("ij,jk->ik", a, b) ** 2),
+                  [rnd(23, (2, 3), -1, 1), rnd(24, (3, 4), -1, 1)]),
+    "conv_valid_sq": (lambda x, k: jnp.sum(_conv(x, k, (1, 1), "VALID") ** 2),
+                      [rnd(25, (1, 1, 4, 4), -1, 1), rnd(26, (2, 1, 3, 3), -1, 1)]),
+    "pad_concat": (lambda x, y: jnp.sum(jnp.pad(jnp.concatenate([x, y], axis=1), ((1, 0), (0, 2)))
+                                        * jnp.arange(21, dtype=jnp.float32).reshape(3, 7)),
+                   [rnd(27, (2, 2)), rnd(28, (2, 3))]),
+    "reshape_transpose": (lambda x: jnp.sum(jnp.transpose(x.reshape(3, 2)) ** 2
+                                            * jnp.arange(6, dtype=jnp.float32).reshape(2, 3)),
+                          [rnd(29, (2, 3))]),
+    "broadcast_add": (lambda x, y: jnp.sum(jnp.tanh(x + y)), [rnd(30, (3,), -1, 1), rnd(31, (2, 1), -1, 1)]),
+    "matvec_tanh": (lambda a, v: jnp.sum(jnp.tanh(a @ v)), [rnd(32, (2, 3), -1, 1), rnd(33, (3,), -1, 1)]),
+    "dot_sq": (lambda x, y: jnp.dot(x, y) ** 2, [rnd(34, (3,), -1, 1), rnd(35, (3,), -1, 1)]),
+    "scalar_poly_sin": (lambda x: x ** 3 * jnp.sin(x), [arr(0.7, "float32")]),
+    "scalar_exp_ratio": (lambda x: jnp.exp(jnp.sin(x)) / (1.0 + x * x), [arr(-1.3, "float32")]),
+    "clamp_scalar": (lambda x, lo: lax.clamp(lo, x, 2.0) * x, [arr(0.5, "float32"), arr(0.75, "float32")]),
+    "mlp_loss": (lambda w1, w2, x: jnp.mean(jnp.tanh(x @ w1) @ w2 ** 2),
+                 [rnd(36, (3, 4), -1, 1), rnd(37, (4,), -1, 1), rnd(38, (2, 3), -1, 1)]),
+    # ---- array outputs ----
+    "softmax_rows": (lambda x: jax.nn.softmax(x, axis=-1), [rnd(40, (2, 3))]),
+    "cumsum_rows": (lambda x: jnp.cumsum(x, axis=1), [rnd(41, (2, 3))]),
+    "sort_vec": (lambda x: jnp.sort(x), [arr([0.3, -1.0, 2.5, 0.7, -0.2], "float32")]),
+    "matvec": (lambda a, v: a @ v, [rnd(42, (2, 3), -1, 1), rnd(43, (3,), -1, 1)]),
+    "elementwise_mix": (lambda x: jnp.exp(x) * jnp.sin(x) + jax.nn.sigmoid(x) * jnp.log1p(x * x),
+                        [rnd(44, (4,), -1, 1)]),
+    "conv_same_s2": (lambda x, k: _conv(x, k, (2, 1), "SAME"),
+                     [rnd(45, (1, 2, 4, 3), -1, 1), rnd(46, (2, 2, 2, 2), -1, 1)]),
+    "gather_rows": (lambda x: x[jnp.array([2, 0, 2])] * 2.0, [rnd(47, (4, 3), -1, 1)]),
+    "outer_bcast": (lambda x, y: x[:, None] * y + y ** 2, [rnd(48, (3,), -1, 1), rnd(49, (2,), -1, 1)]),
+    "max_axis0_ties": (lambda x: jnp.max(x, axis=0), [arr([[1.0, 2.0, -1.0], [1.0, 0.5, 3.0]], "float32")]),
+    "cumprod_vec": (lambda x: jnp.cumprod(x), [rnd(50, (4,), 0.5, 1.5)]),
+    "top_k_vals": (lambda x: lax.top_k(x, 2)[0], [arr([0.3, -1.0, 2.5, 0.7], "float32")]),
+    "sincos_pair": (lambda x: (jnp.sin(x), jnp.cos(x) * x), [rnd(51, (3,), -1, 1)]),
+    "bilinear_pair": (lambda x, y: (x * y, jnp.sum(x) - y), [rnd(52, (3,), -1, 1), rnd(53, (3,), -1, 1)]),
+}
+
+
+def _batched(seed, x, axis, size=3):
+    """A batch of `size` random examples shaped like x, stacked on `axis`."""
+    shape = list(np.shape(x))
+    shape.insert(axis, size)
+    lo, hi = (0.5, 2.0) if np.all(np.asarray(x) > 0) else (-1.0, 1.0)
+    return rnd(seed, tuple(shape), lo, hi)
+
+
+def _flat(r):
+    return list(r) if isinstance(r, (list, tuple)) else [r]
+
+
+def _arg0(f, args):
+    return lambda x0: f(x0, *args[1:])
+
+
+def topic_transforms():
+    c = Cases()
+
+    def add(name, fname, transform, call, args, **opts):
+        # opts are recorded as the case's kwargs; `call` already applies them.
+        c.add(f"{fname}.{name}", fname, lambda *a, **_: _flat(call(*a)), args, opts,
+              extra={"transform": transform})
+
+    for k, (fname, (f, args)) in enumerate(TRANSFORM_FUNS.items()):
+        seed = 1000 + 100 * k
+        outs = _flat(f(*[jnp.asarray(a) for a in args]))
+        scalar = len(outs) == 1 and np.ndim(outs[0]) == 0
+        n = len(args)
+        allnums = tuple(range(n))
+        tans = [_rng_like(seed + i, a) for i, a in enumerate(args)]
+        cts = [_rng_like(seed + 10 + i, o) for i, o in enumerate(outs)]
+        add("jvp", fname, "jvp", lambda *a: (lambda p, t: _flat(p) + _flat(t))(
+            *jax.jvp(f, a, tuple(jnp.asarray(t) for t in tans))), args, tangents=tans)
+        add("vjp", fname, "vjp", lambda *a: (lambda p, fn: _flat(p) + list(fn(
+            tuple(jnp.asarray(t) for t in cts) if len(cts) > 1 else jnp.asarray(cts[0]))))(
+            *jax.vjp(f, *a)), args, cotangents=cts)
+        # vmap: every arg on axis 0; or the last arg on axis 1 (0 for a scalar) with the
+        # others unmapped (None) and, for array outputs, out_axes=1.
+        in0 = [0] * n
+        b0 = [_batched(seed + 20 + i, a, 0) for i, a in enumerate(args)]
+        last = n - 1
+        ax = 1 if np.ndim(args[last]) >= 1 else 0
+        in_mix = [None] * (n - 1) + [ax]
+        bmix = list(args[:-1]) + [_batched(seed + 30, args[last], ax)]
+        out_ax = 1 if all(np.ndim(o) >= 1 for o in outs) else 0
+        if not scalar or k % 2 == 0:
+            add("vmap_in0", fname, "vmap", lambda *a: jax.vmap(f, in_axes=tuple(in0))(*a), b0,
+                in_axes=in0, out_axes=0)
+        if not scalar or k % 2 == 1:
+            add("vmap_mixed", fname, "vmap",
+                lambda *a: jax.vmap(f, in_axes=tuple(in_mix), out_axes=out_ax)(*a), bmix,
+                in_axes=in_mix, out_axes=out_ax)
+        if not scalar:
+            if len(outs) == 1:
+                add("jacfwd", fname, "jacfwd", lambda *a: jax.jacfwd(_arg0(f, a))(a[0]), args)
+                add("jacrev", fname, "jacrev", lambda *a: jax.jacrev(_arg0(f, a))(a[0]), args)
+                add("jacfwd_jacrev", fname, "jacfwd_jacrev",
+                    lambda *a: jax.jacfwd(jax.jacrev(_arg0(f, a)))(a[0]), args)
+            continue
+        add("grad", fname, "grad", lambda *a: jax.grad(f, argnums=allnums)(*a), args)
+        if k % 2 == 0:
+            add("value_and_grad", fname, "value_and_grad",
+                lambda *a: (lambda v, g: [v] + list(g))(
+                    *jax.value_and_grad(f, argnums=allnums)(*a)), args)
+        add("hessian", fname, "hessian", lambda *a: jax.hessian(_arg0(f, a))(a[0]), args)
+        if n == 1:
+            add("grad_grad", fname, "grad_grad", lambda *a: jax.grad(
+                lambda x0: jnp.sum(jax.grad(f)(x0, *a[1:])))(a[0]), args)
+        # Per-example gradients: the first arg unmapped (parameters), the rest on axis 0.
+        in_pe = [None] + [0] * (n - 1) if n > 1 else [0]
+        bpe = [a if ia is None else _batched(seed + 40 + i, a, 0)
+               for i, (a, ia) in enumerate(zip(args, in_pe))]
+        add("vmap_grad", fname, "vmap_grad",
+            lambda *a: jax.vmap(jax.grad(f, argnums=allnums), in_axes=tuple(in_pe))(*a),
+            bpe, in_axes=in_pe)
+        if k % 3 == 0 or n > 1:
+            add("jit_vmap_grad", fname, "jit_vmap_grad",
+                lambda *a: jax.jit(jax.vmap(jax.grad(f, argnums=allnums),
+                                            in_axes=tuple(in0)))(*a),
+                b0, in_axes=in0)
+    return c.cases
+
+
+# --------------------------------------------------------------------------
+# 13. PRNG (jax.random): threefry2x32 keys, split, fold_in, bits and samplers
 # --------------------------------------------------------------------------
 
 RANDOM_SEEDS = [0, 42, 2**32 + 7]
@@ -1431,26 +1641,24 @@ TOPICS = [
     ("numpy_conv.json", topic_conv),
     ("numpy_shape.json", topic_shape),
     ("nn.json", topic_nn),
+    ("transforms.json", topic_transforms),
     ("random.json", topic_random),
 ]
 
-
-# Extra format notes for single topics (keeps the other files' "doc" unchanged).
-TOPIC_DOC = {
-    "random.json": {
-        "random": (
-            'fn "random.X" = jax.random.X(key, **kwargs) where args[0] is the legacy '
-            "uint32[2] key data of PRNGKey(seed) (64-bit seeds, made with x64 on); "
-            '"partitionable" is the jax_threefry_partitionable setting the case ran with '
-            '(JAX >= 0.5 defaults to true). "random.PRNGKey" cases take the Python int seed. '
-            'Float outputs also carry "out_bits": the raw IEEE bit patterns as unsigned ints.'
-        ),
-    },
+# Topics whose files use their own format description.
+TOPIC_DOCS = {
+    "transforms.json": TRANSFORMS_DOC,
+    "random.json": dict(DOC, random=(
+        'fn "random.X" = jax.random.X(key, **kwargs) where args[0] is the legacy '
+        "uint32[2] key data of PRNGKey(seed) (64-bit seeds, made with x64 on); "
+        '"partitionable" is the jax_threefry_partitionable setting the case ran with '
+        '(JAX >= 0.5 defaults to true). "random.PRNGKey" cases take the Python int seed. '
+        'Float outputs also carry "out_bits": the raw IEEE bit patterns as unsigned ints.'
+    )),
 }
 
 
-def dump(path, cases):
-    doc = dict(DOC, **TOPIC_DOC.get(os.path.basename(path), {}))
+def dump(path, cases, doc=DOC):
     head = {"jax_version": jax.__version__, "doc": doc}
     lines = ["{", f'"jax_version": {json.dumps(jax.__version__)},',
              f'"doc": {json.dumps(doc, allow_nan=False)},', '"cases": [']
@@ -1472,7 +1680,7 @@ def run_topic(job):
     topic = dict(TOPICS)[fname]
     t0 = time.time()
     cases = topic()
-    dump(os.path.join(out_dir, fname), cases)
+    dump(os.path.join(out_dir, fname), cases, TOPIC_DOCS.get(fname, DOC))
     return fname, len(cases), time.time() - t0
 
 

@@ -1,12 +1,11 @@
-//! Quickstart: train a softmax classifier on a synthetic 3-class data set with
-//! NumPy-style jaxon code (gradients written by hand until `grad` lands), printing
-//! the loss and accuracy as it learns.
+//! Quickstart: train a small two-layer network on a synthetic 3-class data set with
+//! `jit(value_and_grad(loss))` over a parameter struct, then look at a jaxpr.
 //!
 //! Run: `cargo run --release --example quickstart`
 
 use jaxon::numpy as jnp;
 use jaxon::prelude::*;
-use jaxon::{lax, nn};
+use jaxon::{nn, tree_map2};
 
 /// Three Gaussian blobs in 2-D, `n` points each, from a fixed xorshift stream.
 fn make_blobs(n: usize) -> (Array, Array) {
@@ -37,9 +36,40 @@ fn make_blobs(n: usize) -> (Array, Array) {
     )
 }
 
+/// A two-layer perceptron: 2 -> 16 (tanh) -> 3.
+#[derive(Tree, Clone)]
+struct Mlp {
+    w1: Array,
+    b1: Array,
+    w2: Array,
+    b2: Array,
+}
+
+impl Mlp {
+    fn init() -> Mlp {
+        // Small deterministic weights (the PRNG arrives with its own issue).
+        let w1: Vec<f32> = (0..32)
+            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 16.0)
+            .collect();
+        let w2: Vec<f32> = (0..48)
+            .map(|i| ((i * 23 % 13) as f32 - 6.0) / 12.0)
+            .collect();
+        Mlp {
+            w1: Array::from_vec(&[2, 16], w1),
+            b1: jnp::zeros(&[16], DType::F32),
+            w2: Array::from_vec(&[16, 3], w2),
+            b2: jnp::zeros(&[3], DType::F32),
+        }
+    }
+
+    fn logits(&self, x: &Array) -> Array {
+        let h = (jnp::matmul(x, &self.w1) + &self.b1).tanh();
+        jnp::matmul(&h, &self.w2) + &self.b2
+    }
+}
+
 fn main() {
     let (x, labels) = make_blobs(100);
-    let n = x.shape()[0] as f64;
     let y = nn::one_hot(&labels, 3, DType::F32);
     println!(
         "data: x {:?} {}, labels {:?}",
@@ -48,34 +78,46 @@ fn main() {
         labels.shape()
     );
 
-    let mut w = jnp::zeros(&[2, 3], DType::F32);
-    let mut b = jnp::zeros(&[3], DType::F32);
-    let lr = 0.5;
-    for step in 0..=100 {
-        let logits = jnp::matmul(&x, &w) + &b;
-        let logp = nn::log_softmax(&logits, -1);
-        let loss = -(&y * &logp).sum(None) / n;
-        // d loss / d logits = (softmax - onehot) / n
-        let dlogits = (logp.exp() - &y) / n;
-        let dw = jnp::matmul(x.t(), &dlogits);
-        let db = jnp::sum(&dlogits, Some(&[0]), false);
-        w = &w - &dw * lr;
-        b = &b - &db * lr;
-        if step % 20 == 0 {
-            let pred = jnp::argmax(&logits, Some(-1));
+    // Cross-entropy loss; the batch is an argument so jit sees it as an input.
+    let loss = |(p, x, y): (Mlp, Array, Array)| -> Array {
+        let logp = nn::log_softmax(p.logits(&x), -1);
+        -(&y * &logp).sum(None) / x.shape()[0] as f64
+    };
+    let step = jit(move |(p, x, y): (Mlp, Array, Array)| {
+        let (l, (g, _, _)) = value_and_grad(loss)((p.clone(), x, y));
+        let p = tree_map2(|w: &Array, g: &Array| w - g * 0.5, &p, &g);
+        (p, l)
+    });
+
+    let mut params = Mlp::init();
+    let start = std::time::Instant::now();
+    for i in 0..=200 {
+        let (p, l) = step((params, x.clone(), y.clone()));
+        params = p;
+        if i % 40 == 0 {
+            let pred = jnp::argmax(params.logits(&x), Some(-1));
             let acc = jnp::mean(pred.eq(&labels), None, false);
             println!(
-                "step {step:3}  loss {:.4}  accuracy {:.3}",
-                loss.item::<f32>(),
+                "step {i:3}  loss {:.4}  accuracy {:.3}",
+                l.item::<f32>(),
                 acc.item::<f32>()
             );
         }
     }
-    println!("weights:\n{w}");
-    println!("bias: {b}");
+    println!("200 jitted training steps in {:.2?}", start.elapsed());
     let probe = jnp::array(&[[-2.0f32, 0.0], [2.0, 0.5], [0.0, 2.5]]);
-    let probs = nn::softmax(jnp::matmul(&probe, &w) + &b, -1);
-    println!("class probabilities at the three centers:\n{probs}");
-    let jaxpr = make_jaxpr(|x: Array| nn::relu(lax::sin(&x) * 2.0))(jnp::ones(&[3], DType::F32));
-    println!("a traced function: {jaxpr}");
+    println!(
+        "class probabilities at the three centers:\n{}",
+        nn::softmax(params.logits(&probe), -1)
+    );
+
+    let per_example = vmap(
+        grad(|(w, x): (Array, Array)| x.dot(&w).tanh().sum(None)),
+        axes![None, 0],
+    );
+    let (gw, _) = per_example((jnp::array(&[0.5f32, -0.5]), x.i(0..4)));
+    println!("per-example gradients of tanh(x·w):\n{gw}");
+    let jaxpr =
+        make_jaxpr(|x: Array| grad(|x: Array| x.sin().sum(None))(x))(jnp::ones(&[3], DType::F32));
+    println!("the jaxpr of grad(sum(sin(x))):\n{jaxpr}");
 }

@@ -124,6 +124,11 @@ impl Array {
     #[track_caller]
     pub fn buffer(&self) -> &Buffer {
         match &*self.0 {
+            Repr::Concrete { buffer, .. } if buffer.is_deleted() => user_error(format!(
+                "the array ({}) has been deleted: it was donated to a jitted function \
+                 (JitOptions::donate); use the function's outputs instead",
+                self.aval()
+            )),
             Repr::Concrete { buffer, .. } => buffer,
             Repr::Traced(t) => concretization_error("buffer", &t.aval),
         }

@@ -44,8 +44,8 @@ pub use error::Error;
 pub use jaxon_macros::Tree;
 pub use oxla::DType;
 pub use transform::api::{
-    grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jvp, linearize, lower, make_jaxpr,
-    value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_with, AxisSpec, Lowered,
+    grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jit_with, jvp, linearize, lower, make_jaxpr,
+    value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_with, AxisSpec, JitOptions, Lowered,
 };
 pub use tree::{
     tree_flatten, tree_leaves, tree_map, tree_map2, tree_reduce, tree_structure, tree_transpose,
@@ -58,8 +58,8 @@ pub mod prelude {
     pub use crate::axes;
     pub use crate::numpy::{ArrayLike, Ellipsis, NewAxis};
     pub use crate::transform::api::{
-        grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jvp, linearize, make_jaxpr,
-        value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_with,
+        grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jit_with, jvp, linearize, make_jaxpr,
+        value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_with, JitOptions,
     };
     pub use crate::tree::{Static, Tree, TreeDef};
     pub use jaxon_macros::Tree;

@@ -167,3 +167,56 @@ fn transformation_errors_name_the_problem_and_line() {
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("inconsistent sizes"), "{msg}");
 }
+
+#[test]
+fn jit_static_values_captured_constants_and_concretization() {
+    let scale = jit(|(x, k): (Array, Static<i32>)| &x * (*k as f64));
+    let x = jnp::array(&[1.0f32, 2.0]);
+    let before = jaxon::transform::jit::trace_count();
+    assert_eq!(
+        scale((x.clone(), Static(3))).to_vec::<f32>(),
+        vec![3.0, 6.0]
+    );
+    assert_eq!(
+        scale((x.clone(), Static(3))).to_vec::<f32>(),
+        vec![3.0, 6.0]
+    );
+    assert_eq!(
+        scale((x.clone(), Static(5))).to_vec::<f32>(),
+        vec![5.0, 10.0]
+    );
+    assert_eq!(
+        jaxon::transform::jit::trace_count(),
+        before + 2,
+        "a new static value retraces"
+    );
+    // A captured array becomes a constant of the compiled function.
+    let w = jnp::array(&[10.0f32, 20.0]);
+    let f = jit(move |x: Array| &x + &w);
+    assert_eq!(f(x.clone()).to_vec::<f32>(), vec![11.0, 22.0]);
+    // Reading a traced value inside jit is a concretization error at the user's line.
+    let g = jit(|x: Array| {
+        let v = x.to_vec::<f32>();
+        x * v[0]
+    });
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g(jnp::array(&[1.0f32]))))
+        .expect_err("concrete");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        msg.contains("concretization error") && msg.contains("lax::cond"),
+        "{msg}"
+    );
+    assert!(msg.contains(file!()), "{msg}");
+    // Donation deletes the caller's array.
+    let step = jit_with(
+        |(w, g): (Array, Array)| &w - &g,
+        JitOptions { donate: vec![0] },
+    );
+    let w0 = jnp::ones(&[2], DType::F32);
+    let w1 = step((w0.clone(), jnp::ones(&[2], DType::F32)));
+    assert_eq!(w1.to_vec::<f32>(), vec![0.0, 0.0]);
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w0.to_vec::<f32>()))
+        .expect_err("donated");
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("has been deleted"), "{msg}");
+}

@@ -18,6 +18,7 @@ mod shape;
 pub use dtype::DType;
 pub use error::Error;
 pub use hlo::builder::Builder;
+pub use hlo::cost::{cost_analysis, Cost};
 pub use hlo::ir::{
     BinaryOp, CmpDir, CompId, Computation, ConvDims, DotDims, GatherDims, Instr, Module, Op,
     ScatterDims, UnaryOp, Value,

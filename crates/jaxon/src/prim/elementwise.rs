@@ -242,12 +242,7 @@ impl Primitive for Unary {
                 ),
             )),
             Lgamma => Some(mul(t, &digamma(x))),
-            Digamma => {
-                return Err(format!(
-                    "{} (it needs polygamma)",
-                    crate::core::primitive::no_rule("digamma", "jvp")
-                ))
-            }
+            Digamma => Some(mul(t, &trigamma(x))),
         };
         Ok((vec![ans], vec![tout]))
     }
@@ -847,7 +842,10 @@ impl Primitive for SelectN {
     }
 
     fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
-        batch_elementwise(*self, args, dims, size)
+        // The cases must keep equal shapes: an unbatched 0-d case next to a batched
+        // one would stay 0-d in batch_elementwise, so give every case the batch dim.
+        let (args, dims) = batch_operands(args, dims, size, |i| i > 0);
+        batch_elementwise(*self, &args, &dims, size)
     }
 
     fn name(&self) -> &'static str {
@@ -970,7 +968,10 @@ impl Primitive for Clamp {
     }
 
     fn batch(&self, args: &[Array], dims: &[Option<usize>], size: usize) -> RuleResult<BatchOut> {
-        batch_elementwise(*self, args, dims, size)
+        // x fixes the output shape (the bounds may be 0-d): an unbatched 0-d x next to
+        // a batched bound would stay 0-d in batch_elementwise, so give x the batch dim.
+        let (args, dims) = batch_operands(args, dims, size, |i| i == 1);
+        batch_elementwise(*self, &args, &dims, size)
     }
 
     fn name(&self) -> &'static str {
@@ -1001,6 +1002,24 @@ impl Primitive for Clamp {
         let a = broadcast_scalars(ctx, args, &shape);
         vec![ctx.b.add(oxla::Op::Clamp, &a)]
     }
+}
+
+/// Broadcasts the unbatched operands selected by `pick` to carry a leading batch dim
+/// of `size`, for primitives whose operands must share one shape under vmap.
+fn batch_operands(
+    args: &[Array],
+    dims: &[Option<usize>],
+    size: usize,
+    pick: impl Fn(usize) -> bool,
+) -> (Vec<Array>, Vec<Option<usize>>) {
+    args.iter()
+        .zip(dims)
+        .enumerate()
+        .map(|(i, (a, d))| match d {
+            None if pick(i) => (crate::lax::broadcast(a, &[size]), Some(0)),
+            _ => (a.clone(), *d),
+        })
+        .unzip()
 }
 
 /// Clamps `x` into `[lo, hi]`.
@@ -1387,4 +1406,39 @@ impl Primitive for StopGradient {
 #[track_caller]
 pub fn stop_gradient(x: &Array) -> Array {
     bind1(StopGradient, std::slice::from_ref(x))
+}
+
+/// The trigamma function ψ₁(x) = d/dx digamma(x), from traceable operations (so it
+/// has derivatives itself): the recurrence ψ₁(x) = ψ₁(x + 1) + 1/x² shifts x up to
+/// at least 10, then the asymptotic series; negative x use the reflection formula
+/// ψ₁(1 − x) + ψ₁(x) = π² / sin²(πx). Accurate to about 1e-12 relative in f64.
+pub fn trigamma(x: &Array) -> Array {
+    let c = |v: f64| full_like_scalar(x, v);
+    let reflect = lt(x, &c(0.5));
+    // Evaluate at z = x, or z = 1 - x for the reflected branch.
+    let mut z = select(&reflect, &sub(&c(1.0), x), x);
+    let mut acc = broadcast_like(&c(0.0), x);
+    for _ in 0..10 {
+        let small = lt(&z, &c(10.0));
+        let term = div(&c(1.0), &mul(&z, &z));
+        acc = add(&acc, &select(&small, &term, &broadcast_like(&c(0.0), x)));
+        z = select(&small, &add(&z, &c(1.0)), &z);
+    }
+    // 1/z + 1/(2z²) + 1/(6z³) − 1/(30z⁵) + 1/(42z⁷) − 1/(30z⁹)
+    let inv = div(&c(1.0), &z);
+    let inv2 = mul(&inv, &inv);
+    let series = [-1.0 / 30.0, 1.0 / 42.0, -1.0 / 30.0, 1.0 / 6.0]
+        .iter()
+        .fold(broadcast_like(&c(0.0), x), |p, &k| {
+            add(&mul(&p, &inv2), &c(k))
+        });
+    let tail = add(
+        &add(&inv, &mul(&inv2, &c(0.5))),
+        &mul(&mul(&inv, &inv2), &series),
+    );
+    let direct = add(&acc, &tail);
+    let pi = std::f64::consts::PI;
+    let s = sin(&mul(x, &c(pi)));
+    let reflected = sub(&div(&c(pi * pi), &mul(&s, &s)), &direct);
+    select(&reflect, &reflected, &direct)
 }

@@ -82,6 +82,58 @@ pub fn jit<A: Tree, B: Tree, F: Fn(A) -> B>(f: F) -> impl Fn(A) -> B {
     }
 }
 
+/// Options of [`jit_with`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JitOptions {
+    /// Arguments whose buffers the computation may reuse for its outputs (JAX's
+    /// `donate_argnums`): positions in the argument tuple (position 0 is the whole
+    /// argument when it is not a tuple). After a call the caller's donated arrays are
+    /// deleted; reading them is an error.
+    pub donate: Vec<usize>,
+}
+
+/// `jit` with options (donation).
+///
+/// ```
+/// use jaxon::prelude::*;
+/// use jaxon::numpy as jnp;
+/// let step = jit_with(|(w, g): (Array, Array)| &w - &g * 0.1, JitOptions { donate: vec![0] });
+/// let w = jnp::ones(&[3], DType::F32);
+/// let w2 = step((w.clone(), jnp::ones(&[3], DType::F32)));
+/// assert_eq!(w2.to_vec::<f32>(), vec![0.9; 3]);
+/// assert!(std::panic::catch_unwind(|| w.to_vec::<f32>()).is_err()); // donated
+/// ```
+pub fn jit_with<A: Tree, B: Tree, F: Fn(A) -> B>(f: F, options: JitOptions) -> impl Fn(A) -> B {
+    let jitted = jit(f);
+    move |a: A| {
+        let (leaves, def) = a.tree_flatten();
+        let donated = donated_leaves(&def, &options.donate);
+        let out = jitted(A::tree_unflatten(&def, leaves.clone()));
+        if jit_mod::should_compile(&leaves) {
+            for (leaf, d) in leaves.iter().zip(donated) {
+                if d {
+                    leaf.buffer().delete();
+                }
+            }
+        }
+        out
+    }
+}
+
+/// For each leaf, whether it belongs to a donated argument position.
+fn donated_leaves(def: &TreeDef, donate: &[usize]) -> Vec<bool> {
+    let positions: Vec<&TreeDef> = if matches!(def.kind(), crate::tree::NodeKind::Tuple) {
+        def.children().iter().collect()
+    } else {
+        vec![def]
+    };
+    positions
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| std::iter::repeat_n(donate.contains(&i), p.num_leaves()))
+        .collect()
+}
+
 /// The jaxpr of `f` at the given arguments (printable with `Display`).
 ///
 /// ```
@@ -486,6 +538,19 @@ impl Lowered {
     /// The HLO module as text.
     pub fn hlo_text(&self) -> String {
         self.module.to_string()
+    }
+
+    /// Estimated flops, transcendental operations and bytes accessed.
+    ///
+    /// ```
+    /// use jaxon::prelude::*;
+    /// use jaxon::numpy as jnp;
+    /// let a = jnp::ones(&[4, 8], DType::F32);
+    /// let c = jaxon::lower(|(a, b): (Array, Array)| jnp::matmul(&a, &b), (a.clone(), a.t())).cost_analysis();
+    /// assert_eq!(c.flops, 2.0 * 4.0 * 4.0 * 8.0);
+    /// ```
+    pub fn cost_analysis(&self) -> oxla::Cost {
+        oxla::cost_analysis(&self.module)
     }
 
     /// Compiles the module.

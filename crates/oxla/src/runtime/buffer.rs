@@ -1,4 +1,5 @@
 use crate::{Literal, Shape};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// An immutable array living on a device. Cloning shares the memory.
@@ -8,6 +9,8 @@ use std::sync::Arc;
 pub struct Buffer {
     literal: Arc<Literal>,
     device: usize,
+    /// Set when the buffer was donated to a computation: it may no longer be read.
+    deleted: Arc<AtomicBool>,
 }
 
 impl Buffer {
@@ -16,7 +19,18 @@ impl Buffer {
         Buffer {
             literal: Arc::new(literal),
             device,
+            deleted: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Marks the buffer (and every clone of it) as deleted, e.g. after donation.
+    pub fn delete(&self) {
+        self.deleted.store(true, Ordering::Release);
+    }
+
+    /// Whether the buffer was deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
     }
 
     pub fn shape(&self) -> &Shape {
