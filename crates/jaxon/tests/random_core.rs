@@ -159,3 +159,27 @@ fn bits_vectors() {
         vec![2467461003, 428148500, 3186719485, 3840466878, 2562233961, 1946702221]
     );
 }
+
+/// The `random` lines of DESIGN.md §4, verbatim, with their documented shapes/dtypes.
+#[test]
+fn api_contract() {
+    use jaxon::random;
+    let key = random::key(42);
+    let (k1, k2) = random::split2(&key);
+    let ks = random::split(&key, 4);
+    let f = random::fold_in(&key, 7);
+    let b = random::bits(&key, &[8], DType::U32);
+    let u = random::uniform(&k1, &[3], DType::F32, 0.0, 1.0);
+    let n = random::normal(&k2, &[3], DType::F32);
+    let r = random::randint(&key, &[8], 0, 10, DType::I32);
+    let c = random::bernoulli(&key, 0.3, &[8]);
+    assert_eq!((ks.shape(), ks.dtype()), (&[4, 2][..], DType::U32));
+    assert_eq!(f.shape(), &[2]);
+    assert_eq!((b.shape(), b.dtype()), (&[8][..], DType::U32));
+    assert_eq!((u.shape(), u.dtype()), (&[3][..], DType::F32));
+    assert_eq!((n.shape(), n.dtype()), (&[3][..], DType::F32));
+    assert_eq!((r.shape(), r.dtype()), (&[8][..], DType::I32));
+    assert_eq!((c.shape(), c.dtype()), (&[8][..], DType::Bool));
+    assert!(u.to_vec::<f32>().iter().all(|v| (0.0..1.0).contains(v)));
+    assert!(r.to_vec::<i32>().iter().all(|v| (0..10).contains(v)));
+}

@@ -287,16 +287,9 @@ fn errors_name_the_operation_and_line() {
         || drop(f()),
         &["random.choice", "larger sample", file!(), &l.to_string()],
     );
+    let (k0, z3) = (random::key(0), jnp::zeros(&[3], DType::F32));
     let l = line!() + 1;
-    let f = || {
-        random::uniform(
-            &random::key(0),
-            &[2],
-            DType::F32,
-            jnp::zeros(&[3], DType::F32),
-            1.0,
-        )
-    };
+    let f = || random::uniform(&k0, &[2], DType::F32, &z3, 1.0);
     expect_panic(
         || drop(f()),
         &["random.uniform", "minval", file!(), &l.to_string()],
