@@ -301,3 +301,21 @@ fn errors_name_the_operation_and_line() {
         &["random.randint", "integer", file!(), &l.to_string()],
     );
 }
+
+#[test]
+fn the_threefry_layout_is_part_of_the_jit_cache_key() {
+    let f = jaxon::jit(|k: jaxon::Array| jaxon::random::bits(&k, &[4], jaxon::DType::U32));
+    let key = jaxon::random::key(3);
+    let new = f(key.clone()).to_vec::<u32>();
+    let old = {
+        let _g = jaxon::random::PartitionableGuard::new(false);
+        f(key.clone()).to_vec::<u32>()
+    };
+    assert_ne!(new, old);
+    let eager_old = {
+        let _g = jaxon::random::PartitionableGuard::new(false);
+        jaxon::random::bits(&key, &[4], jaxon::DType::U32).to_vec::<u32>()
+    };
+    assert_eq!(old, eager_old);
+    assert_eq!(f(key).to_vec::<u32>(), new);
+}

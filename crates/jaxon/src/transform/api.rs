@@ -41,6 +41,8 @@ fn take_def(out_def: &Mutex<Option<TreeDef>>) -> TreeDef {
 struct JitKey {
     def: TreeDef,
     avals: Vec<Aval>,
+    /// Settings that change what tracing produces (JAX's trace context).
+    threefry_partitionable: bool,
 }
 
 /// Compiles `f` for each new input signature (tree structure, shapes, dtypes, weak
@@ -66,6 +68,7 @@ pub fn jit<A: Tree, B: Tree, F: Fn(A) -> B>(f: F) -> impl Fn(A) -> B {
         let key = JitKey {
             def: def.clone(),
             avals: leaves.iter().map(Array::aval).collect(),
+            threefry_partitionable: crate::random::threefry_partitionable(),
         };
         let out_def_slot = Mutex::new(None);
         let compiled = cache.get_or_compile(&key, &key.avals, |tracers| {
