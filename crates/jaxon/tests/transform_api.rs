@@ -220,3 +220,20 @@ fn jit_static_values_captured_constants_and_concretization() {
     let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("has been deleted"), "{msg}");
 }
+
+#[test]
+fn nested_jit_traces_through_and_compiles_once() {
+    let inner = jit(|x: Array| x.sin() * 2.0);
+    let outer = jit(move |x: Array| inner(x.clone()) + inner(x * 3.0));
+    let x = jnp::array(&[0.1f32, 0.2]);
+    let before = jaxon::transform::jit::trace_count();
+    let y = outer(x.clone());
+    let _ = outer(x.clone());
+    // One trace of the outer function; the inner one is traced through (inlined).
+    assert_eq!(jaxon::transform::jit::trace_count(), before + 1);
+    let want = x.sin() * 2.0 + (&x * 3.0).sin() * 2.0;
+    close(&y, &want, 1e-6);
+    let g = grad(|x: Array| outer(x).sum(None))(x.clone());
+    let want_g = x.cos() * 2.0 + (&x * 3.0).cos() * 6.0;
+    close(&g, &want_g, 1e-6);
+}
