@@ -387,3 +387,34 @@ fn errors_name_types_and_line() {
         "{m}"
     );
 }
+
+/// The control-flow lines of DESIGN.md §4, as written.
+#[test]
+#[allow(unused_variables)]
+fn design_contract_lines() {
+    let pred = jnp::array(true);
+    let operand = jnp::array(&[1.0f32, -2.0]);
+    let i = jnp::array(1i32);
+    let f0 = |x: Array| x + 1.0;
+    let f1 = |x: Array| x * 3.0;
+    let init = jnp::array(&[0.5f32, 1.0]);
+    let h0 = jnp::array(&[0.0f32, 1.0]);
+    let xs = jnp::array(&[[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+    let a = lax::cond(&pred, |x| x * 2.0, |x| -x, operand.clone());
+    let b = lax::switch(&i, &[&f0, &f1], operand.clone());
+    let c = lax::fori_loop(
+        0,
+        5,
+        |i: Array, c: Array| c.sin() + i.astype(DType::F32),
+        init.clone(),
+    );
+    let init0 = jnp::array(0.5f32);
+    let d = lax::while_loop(|c: &Array| c.lt(10.0), |c: Array| c * 1.5, init0);
+    let (carry, ys) = lax::scan(|h: Array, x: Array| (h.clone(), h), h0, xs);
+    assert_eq!(a.to_vec::<f32>(), vec![2.0, -4.0]);
+    assert_eq!(b.to_vec::<f32>(), vec![3.0, -6.0]);
+    assert_eq!(c.shape(), &[2]);
+    assert!(d.to_vec::<f32>().iter().all(|&v| v >= 10.0));
+    assert_eq!(carry.to_vec::<f32>(), vec![0.0, 1.0]);
+    assert_eq!(ys.to_vec::<f32>(), vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+}

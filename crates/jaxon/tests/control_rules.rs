@@ -315,3 +315,32 @@ fn grad_of_scan_is_a_reverse_scan() {
     assert!(t.contains("reverse=True"), "{t}");
     assert!(!t.contains("while["), "{t}");
 }
+
+#[test]
+fn vmap_of_grad_of_scan_and_int_carries() {
+    // Per-example gradients through a scan with an integer counter in the carry.
+    let loss = |(w, xs): (Array, Array)| {
+        let ((h, n), _) = lax::scan(
+            |(h, n): (Array, Array), x: Array| (((&h * &w + &x).sin(), n + 1), ()),
+            (jnp::array(0.5f64), jnp::array(0i32)),
+            xs,
+        );
+        h * n.astype(DType::F64)
+    };
+    let ws = jnp::array(&[0.3f64, -1.2, 2.0]);
+    let xs = jnp::array(&[0.1f64, 0.4, -0.3, 0.8]);
+    let xs2 = xs.clone();
+    let per = vmap(
+        move |w: Array| grad(|w: Array| loss((w, xs2.clone())))(w),
+        0,
+    )(ws.clone());
+    for b in 0..3 {
+        let want = grad(|w: Array| loss((w, xs.clone())))(ws.i(b));
+        close(&per.i(b), &want, 1e-12);
+    }
+    grads(
+        &|a: &[Array]| vec![loss((a[0].clone(), a[1].clone()))],
+        &[ws.i(1), xs],
+        Modes::Both,
+    );
+}
