@@ -766,7 +766,7 @@ impl Primitive for CustomLin {
 /// let clip_grad = custom_vjp(
 ///     |x: Array| x,
 ///     |x: Array| (x, ()),
-///     |_res: (), ct: Array| jnp::clip(&ct, Some(-1.0), Some(1.0)),
+///     |_res: (), ct: Array| jnp::clip(&ct, -1.0, 1.0),
 /// );
 /// let g = grad(move |x: Array| (clip_grad(x) * 5.0).sum(None))(jnp::array(&[2.0f32]));
 /// assert_eq!(g.to_vec::<f32>(), vec![1.0]);

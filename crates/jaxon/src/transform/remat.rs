@@ -344,7 +344,7 @@ fn transpose_eval(j: &SubJaxpr, lin: &[bool], res: &[Array], cts: &[Option<Array
 /// assert!((g(x.clone()).to_vec::<f32>()[0] - want).abs() < 1e-6);
 /// // The gradient's jaxpr computes `sin` again in the backward part.
 /// let text = make_jaxpr(grad(|x: Array| checkpoint(|x: Array| x.sin().sin())(x).sum(None)))(x).to_string();
-/// assert!(text.matches("sin").count() >= 4);
+/// assert_eq!(text.matches(" sin ").count(), 3);
 /// ```
 #[track_caller]
 pub fn checkpoint<A: Tree, B: Tree>(f: impl Fn(A) -> B) -> impl Fn(A) -> B {
