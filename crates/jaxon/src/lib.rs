@@ -43,10 +43,12 @@ pub use error::Error;
 /// `#[derive(Tree)]`: see [`tree`].
 pub use jaxon_macros::Tree;
 pub use oxla::DType;
+pub use prim::custom::{custom_jvp, custom_vjp};
 pub use transform::api::{
     grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jit_with, jvp, linearize, lower, make_jaxpr,
     value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_with, AxisSpec, JitOptions, Lowered,
 };
+pub use transform::remat::{checkpoint, checkpoint_with, remat, Policy};
 pub use tree::{
     tree_flatten, tree_leaves, tree_map, tree_map2, tree_reduce, tree_structure, tree_transpose,
     tree_unflatten, Static, Tree, TreeDef,
@@ -57,10 +59,12 @@ pub mod prelude {
     pub use crate::array::{Array, Element};
     pub use crate::axes;
     pub use crate::numpy::{ArrayLike, Ellipsis, NewAxis};
+    pub use crate::prim::custom::{custom_jvp, custom_vjp};
     pub use crate::transform::api::{
         grad, grad_with_aux, hessian, jacfwd, jacrev, jit, jit_with, jvp, linearize, make_jaxpr,
         value_and_grad, value_and_grad_with_aux, vjp, vmap, vmap_with, JitOptions,
     };
+    pub use crate::transform::remat::{checkpoint, checkpoint_with, remat, Policy};
     pub use crate::tree::{Static, Tree, TreeDef};
     pub use jaxon_macros::Tree;
     pub use oxla::DType;

@@ -2,13 +2,29 @@
 
 use crate::array::Array;
 use crate::lax;
-use crate::numpy::{self as jnp, canonical_axis, to_inexact, ArrayLike};
+use crate::numpy::{self as jnp, canonical_axes, canonical_axis, to_inexact, ArrayLike};
+use crate::prim::custom::custom_jvp;
 use oxla::DType;
 
-/// max(x, 0).
+/// max(x, 0), with a custom JVP like `jax.nn.relu`: the derivative at 0 is 0 (not the
+/// 0.5 that `maximum`'s tie rule would give).
+///
+/// ```
+/// use jaxon::prelude::*;
+/// use jaxon::{nn, numpy as jnp};
+/// let g = grad(|x: Array| nn::relu(&x).sum(None))(jnp::array(&[-1.0f32, 0.0, 2.0]));
+/// assert_eq!(g.to_vec::<f32>(), vec![0.0, 0.0, 1.0]);
+/// ```
 #[track_caller]
 pub fn relu(x: impl ArrayLike) -> Array {
     let x = x.to_array();
+    custom_jvp(relu_impl, |x: Array, t: Array| {
+        let dt = jnp::where_(jnp::greater(&x, 0), &t, 0);
+        (relu_impl(x), dt)
+    })(x)
+}
+
+fn relu_impl(x: Array) -> Array {
     jnp::maximum(&x, 0)
 }
 
@@ -31,11 +47,32 @@ pub fn swish(x: impl ArrayLike) -> Array {
     silu(x)
 }
 
-/// log(1 + exp(x)), computed stably.
+/// log(1 + exp(x)), computed stably, with the derivative sigmoid(x) as a custom JVP
+/// so that gradients stay finite for large |x| (1 at x = 1000, 0 at x = -1000).
+///
+/// ```
+/// use jaxon::prelude::*;
+/// use jaxon::{nn, numpy as jnp};
+/// let g = grad(|x: Array| nn::softplus(&x).sum(None))(jnp::array(&[-1000.0f32, 0.0, 1000.0]));
+/// assert_eq!(g.to_vec::<f32>(), vec![0.0, 0.5, 1.0]);
+/// ```
 #[track_caller]
 pub fn softplus(x: impl ArrayLike) -> Array {
     let x = to_inexact(x.operand());
+    custom_jvp(softplus_impl, |x: Array, t: Array| {
+        let dt = lax::mul(&t, &lax::logistic(&x));
+        (softplus_impl(x), dt)
+    })(x)
+}
+
+fn softplus_impl(x: Array) -> Array {
     jnp::logaddexp(&x, 0.0)
+}
+
+/// log(1 + exp(x)): the same function as [`softplus`] (values and safe gradient).
+#[track_caller]
+pub fn log1pexp(x: impl ArrayLike) -> Array {
+    softplus(x)
 }
 
 /// GELU; `approximate` uses the tanh formula (jax.nn.gelu's default).
@@ -89,10 +126,56 @@ pub fn log_softmax(x: impl ArrayLike, axis: i64) -> Array {
     shifted - lse
 }
 
-/// log(sum(exp(x))) over `axes` (None = all), stable.
+/// log(sum(exp(x))) over `axes` (None = all), stable; the values of
+/// [`jnp::logsumexp`]. Its custom JVP makes the gradient the softmax of `x` even with
+/// infinities: where the result is ±inf the weight is spread evenly over the entries
+/// equal to it (the limit of the softmax), instead of NaN.
+///
+/// ```
+/// use jaxon::prelude::*;
+/// use jaxon::{nn, numpy as jnp};
+/// let g = grad(|x: Array| nn::logsumexp(&x, None))(jnp::array(&[f32::INFINITY, 1.0]));
+/// assert_eq!(g.to_vec::<f32>(), vec![1.0, 0.0]);
+/// ```
 #[track_caller]
 pub fn logsumexp(x: impl ArrayLike, axes: Option<&[i64]>) -> Array {
-    jnp::logsumexp(x, axes, false)
+    let x = to_inexact(x.operand());
+    // Checked here so that a bad axis points at the caller.
+    let axes: Option<Vec<i64>> = axes.map(|a| {
+        canonical_axes("logsumexp", a, x.ndim())
+            .iter()
+            .map(|&d| d as i64)
+            .collect()
+    });
+    logsumexp_custom(x, axes, false)
+}
+
+fn logsumexp_custom(x: Array, axes: Option<Vec<i64>>, keepdims: bool) -> Array {
+    let ax = axes.clone();
+    custom_jvp(
+        move |x: Array| jnp::logsumexp(&x, ax.as_deref(), keepdims),
+        move |x: Array, t: Array| {
+            let out = logsumexp_custom(x.clone(), axes.clone(), keepdims);
+            let w = logsumexp_weights(&x, axes.clone());
+            (out, jnp::sum(lax::mul(&t, &w), axes.as_deref(), keepdims))
+        },
+    )(x)
+}
+
+/// d logsumexp / dx: exp(x - lse) where lse is finite, else the indicator of
+/// x == lse normalised. Non-selected lanes see only safe values (no NaN leaks into
+/// reverse mode through the select).
+fn logsumexp_weights(x: &Array, axes: Option<Vec<i64>>) -> Array {
+    let lse = logsumexp_custom(x.clone(), axes.clone(), true);
+    let lse_b = jnp::broadcast_to(&lse, x.shape());
+    let finite = jnp::isfinite(&lse_b);
+    let safe_x = jnp::where_(&finite, x, 0.0);
+    let safe_lse = jnp::where_(&finite, &lse_b, 0.0);
+    let soft = jnp::exp(jnp::subtract(safe_x, safe_lse));
+    let hit = lax::stop_gradient(&jnp::equal(x, &lse_b).astype(x.dtype()));
+    let count = jnp::sum(&hit, axes.as_deref(), true);
+    let limit = jnp::divide(&hit, count);
+    jnp::where_(&finite, soft, limit)
 }
 
 /// One-hot encoding along a new last axis; out-of-range indices give a zero row.

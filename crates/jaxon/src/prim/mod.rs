@@ -4,6 +4,7 @@
 pub mod collective;
 pub mod control;
 pub mod conv;
+pub mod custom;
 pub mod dot;
 pub mod elementwise;
 pub mod index;

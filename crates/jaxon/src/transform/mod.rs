@@ -8,4 +8,5 @@ pub mod api;
 pub mod batching;
 pub mod jit;
 pub mod jvp;
+pub mod remat;
 pub mod rules;
