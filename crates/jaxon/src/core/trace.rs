@@ -159,7 +159,15 @@ impl Trace for EvalTrace {
                 );
             }
         }
-        eager::execute(prim, args, out_avals, loc)
+        if let Some(outs) = prim.eval_on_host(args) {
+            return outs;
+        }
+        let name = prim.name();
+        let outs = eager::execute(prim, args, out_avals, loc);
+        if crate::config::debug_nans_enabled() && crate::config::has_nan(&outs) {
+            fail(format!("invalid value (nan) encountered in {name}"), loc);
+        }
+        outs
     }
 
     fn kind(&self) -> &'static str {
