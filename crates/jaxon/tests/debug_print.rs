@@ -243,3 +243,42 @@ fn bad_format_strings_point_at_the_caller() {
     let f = || debug::print("{x}", &[&x]);
     expect_panic(f, &["unsupported field {x}", &format!("{}:{}", file!(), l)]);
 }
+
+#[test]
+fn print_inside_scan_under_vmap_and_grad() {
+    let step = |c: Array, x: Array| {
+        debug_print!("c = {}, x = {}", c, x);
+        let c = &c * &x;
+        (c.clone(), c)
+    };
+    let xs = jnp::array(&[1.5f64, 2.0, -0.5]);
+    // Reference: the same loop in Rust on concrete values.
+    let mut want = String::new();
+    let mut c = jnp::array(1.0f64);
+    for i in 0..3 {
+        let x = row(&xs, i);
+        want.push_str(&format!("c = {c}, x = {x}\n"));
+        c = &c * &x;
+    }
+    let run = |xs: Array| lax::scan(step, jnp::array(1.0f64), xs).0;
+    assert_eq!(debug::capture(|| drop(run(xs.clone()))), want, "eager scan");
+    assert_eq!(
+        debug::capture(|| drop(jit(run)(xs.clone()))),
+        want,
+        "jit scan"
+    );
+    let g = grad(run);
+    let out = debug::capture(|| drop(g(xs.clone())));
+    // Once, in the forward pass; the backward pass does not repeat the effect.
+    assert_eq!(out, want, "grad(scan)");
+    // vmap over two sequences: each step prints once per lane.
+    let two = lax::concatenate(
+        &[
+            lax::expand_dims(&xs, &[0]),
+            lax::expand_dims(&(&xs * 2.0), &[0]),
+        ],
+        0,
+    );
+    let out = debug::capture(|| drop(vmap(run, 0)(two.clone())));
+    assert_eq!(out.lines().count(), 6, "{out}");
+}
