@@ -12,7 +12,9 @@
 //! ```
 
 pub mod array;
+pub mod config;
 pub mod core;
+pub mod debug;
 pub mod display;
 pub mod dtypes;
 pub mod error;

@@ -71,6 +71,14 @@ pub trait Primitive: Send + Sync + fmt::Debug + DynKey + 'static {
         Err(no_rule(self.name(), "batching (vmap)"))
     }
 
+    /// For host-side primitives (debug callbacks): applied eagerly to concrete
+    /// `args`, runs on the host and returns the outputs instead of compiling the
+    /// primitive alone. `None` (the default) compiles it like any other.
+    fn eval_on_host(&self, args: &[Array]) -> Option<Vec<Array>> {
+        let _ = args;
+        None
+    }
+
     /// For collectives (`psum`, `all_gather`, ...): the named axis they reduce over.
     fn axis_name(&self) -> Option<&str> {
         None

@@ -11,7 +11,7 @@ use super::primitive::Primitive;
 use crate::array::Array;
 use crate::error::fail;
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -113,12 +113,41 @@ pub fn bind_at(
     args: &[Array],
     loc: &'static Location<'static>,
 ) -> Vec<Array> {
+    let _outer = OuterBind::enter(loc);
     let avals: Vec<Aval> = args.iter().map(|a| a.aval()).collect();
     let out_avals = match prim.abstract_eval(&avals) {
         Ok(out) => out,
         Err(msg) => fail(format!("{}: {msg}", prim.name()), loc),
     };
     current_trace().process_primitive(prim, args, out_avals, loc)
+}
+
+thread_local! {
+    static OUTER_LOC: Cell<Option<&'static Location<'static>>> = const { Cell::new(None) };
+}
+
+/// Marks the outermost `bind` on this thread: the user's call, as opposed to the
+/// binds that transformation rules make on its behalf.
+struct OuterBind(bool);
+
+impl OuterBind {
+    fn enter(loc: &'static Location<'static>) -> OuterBind {
+        OuterBind(OUTER_LOC.with(|c| c.get().is_none() && c.replace(Some(loc)).is_none()))
+    }
+}
+
+impl Drop for OuterBind {
+    fn drop(&mut self) {
+        if self.0 {
+            OUTER_LOC.with(|c| c.set(None));
+        }
+    }
+}
+
+/// The location of the outermost `bind` in progress on this thread (the user's line
+/// for primitives that rules bind while transforming it).
+pub fn user_location() -> Option<&'static Location<'static>> {
+    OUTER_LOC.with(Cell::get)
 }
 
 /// [`bind`] for single-output primitives.
@@ -159,7 +188,16 @@ impl Trace for EvalTrace {
                 );
             }
         }
-        eager::execute(prim, args, out_avals, loc)
+        if let Some(outs) = prim.eval_on_host(args) {
+            return outs;
+        }
+        let name = prim.name();
+        let outs = eager::execute(prim, args, out_avals, loc);
+        if crate::config::debug_nans_enabled() && crate::config::has_nan(&outs) {
+            let at = user_location().unwrap_or(loc);
+            fail(format!("invalid value (nan) encountered in {name}"), at);
+        }
+        outs
     }
 
     fn kind(&self) -> &'static str {

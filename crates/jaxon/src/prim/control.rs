@@ -1412,6 +1412,12 @@ fn switch_at<T: Tree, U: Tree>(
         fail(format!("{what}: needs at least one branch"), loc);
     }
     let (leaves, def) = operand.tree_flatten();
+    if crate::config::run_eagerly(std::slice::from_ref(&index)) {
+        // disable_jit: pick the branch with Rust control flow.
+        let last = branches.len() as i32 - 1;
+        let i = index.item::<i32>().clamp(0, last) as usize;
+        return branches[i](T::tree_unflatten(&def, leaves));
+    }
     let avals: Vec<Aval> = leaves.iter().map(Array::aval).collect();
     let mut traced = Vec::new();
     let mut out: Option<(TreeDef, Vec<Aval>)> = None;
@@ -1558,6 +1564,15 @@ fn while_at<T: Tree>(
     loc: &'static Location<'static>,
 ) -> T {
     let (leaves, def) = init.tree_flatten();
+    if crate::config::run_eagerly(&leaves) {
+        return while_eagerly(
+            what,
+            cond_fun,
+            body_fun,
+            T::tree_unflatten(&def, leaves),
+            loc,
+        );
+    }
     let avals: Vec<Aval> = leaves.iter().map(Array::aval).collect();
     let (cond, _) = trace_fn(&def, &avals, |x: T| cond_fun(&x));
     let pred = cond.jaxpr.out_avals();
@@ -1574,6 +1589,32 @@ fn while_at<T: Tree>(
     check_carry(what, &def, &avals, &out_def, &body.jaxpr.out_avals(), loc);
     let outs = bind_while(cond, &[], body, &[], &leaves, loc);
     T::tree_unflatten(&def, outs)
+}
+
+/// `while_loop` under disable_jit: a Rust loop on concrete values.
+fn while_eagerly<T: Tree>(
+    what: &str,
+    cond_fun: impl Fn(&T) -> Array,
+    body_fun: impl Fn(T) -> T,
+    mut carry: T,
+    loc: &'static Location<'static>,
+) -> T {
+    loop {
+        let p = cond_fun(&carry);
+        if p.ndim() != 0 || p.dtype() != DType::Bool {
+            fail(
+                format!(
+                    "{what}: cond_fun must return a boolean scalar, but got {}",
+                    p.aval()
+                ),
+                loc,
+            );
+        }
+        if !p.item::<bool>() {
+            return carry;
+        }
+        carry = body_fun(carry);
+    }
 }
 
 /// `while cond_fun(carry) { carry = body_fun(carry) }` as one `while` primitive (a
@@ -1765,6 +1806,11 @@ fn scan_at<C: Tree, X: Tree, Y: Tree>(
         );
     };
     let c_avals: Vec<Aval> = carry.iter().map(Array::aval).collect();
+    let all: Vec<Array> = carry.iter().chain(&xs).cloned().collect();
+    if length > 0 && crate::config::run_eagerly(&all) {
+        let carry = C::tree_unflatten(&c_def, carry);
+        return scan_eagerly(what, f, carry, &xs, &x_def, length, opts.reverse, loc);
+    }
     let mut avals = c_avals.clone();
     avals.extend(xs.iter().map(|x| unstacked(&x.aval())));
     let nk = carry.len();
@@ -1806,6 +1852,50 @@ fn scan_at<C: Tree, X: Tree, Y: Tree>(
     (
         C::tree_unflatten(&c_def, c.to_vec()),
         Y::tree_unflatten(&y_def, y.to_vec()),
+    )
+}
+
+/// `scan` under disable_jit: a Rust loop over the leading axis of concrete xs.
+#[allow(clippy::too_many_arguments)]
+fn scan_eagerly<C: Tree, X: Tree, Y: Tree>(
+    what: &str,
+    f: impl Fn(C, X) -> (C, Y),
+    mut carry: C,
+    xs: &[Array],
+    x_def: &TreeDef,
+    length: usize,
+    reverse: bool,
+    loc: &'static Location<'static>,
+) -> (C, Y) {
+    let (c0, c_def) = carry.tree_flatten();
+    let c_avals: Vec<Aval> = c0.iter().map(Array::aval).collect();
+    let mut ys: Vec<Option<Vec<Array>>> = vec![None; length];
+    let mut y_def = None;
+    for step in 0..length {
+        let i = if reverse { length - 1 - step } else { step };
+        let x: Vec<Array> = xs
+            .iter()
+            .map(|x| lax::squeeze(&lax::slice_in_dim(x, i, i + 1, 1, 0), &[0]))
+            .collect();
+        let (c, y) = f(carry, X::tree_unflatten(x_def, x));
+        let (cl, cd) = c.tree_flatten();
+        let out_avals: Vec<Aval> = cl.iter().map(Array::aval).collect();
+        check_carry(what, &c_def, &c_avals, &cd, &out_avals, loc);
+        carry = C::tree_unflatten(&cd, cl);
+        let (yl, yd) = y.tree_flatten();
+        y_def = Some(yd);
+        ys[i] = Some(yl);
+    }
+    let ys: Vec<Vec<Array>> = ys.into_iter().map(|y| y.expect("every step ran")).collect();
+    let stacked: Vec<Array> = (0..ys[0].len())
+        .map(|j| {
+            let rows: Vec<Array> = ys.iter().map(|y| lax::expand_dims(&y[j], &[0])).collect();
+            lax::concatenate(&rows, 0)
+        })
+        .collect();
+    (
+        carry,
+        Y::tree_unflatten(&y_def.expect("length > 0"), stacked),
     )
 }
 

@@ -87,6 +87,10 @@ pub fn backward_pass(lin: &ClosedJaxpr, cts_out: &[Option<Array>]) -> Vec<Option
         if is_lin {
             linear.extend(eqn.outputs.iter().map(|v| v.id));
             linear_eqns.push(eqn);
+        } else if eqn.outputs.is_empty() {
+            // An effect without values (a debug callback): it ran in the forward
+            // pass; the backward pass must not repeat it (JAX prints once).
+            continue;
         } else {
             // A non-linear equation (on constants only): evaluate it forward.
             let args: Vec<Array> = eqn

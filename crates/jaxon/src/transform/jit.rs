@@ -5,7 +5,7 @@ use crate::array::Array;
 use crate::core::aval::Aval;
 use crate::core::jaxpr::{trace_to_jaxpr, ClosedJaxpr};
 use crate::core::lower::lower_jaxpr;
-use crate::core::trace::current_trace;
+use crate::core::trace::{current_trace, set_current_trace, EvalTrace};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -85,16 +85,39 @@ impl Compiled {
             .executable
             .execute(&bufs)
             .unwrap_or_else(|e| panic!("jit: execution failed: {e}"));
-        outs.into_iter()
+        let outs: Vec<Array> = outs
+            .into_iter()
             .zip(&self.out_avals)
             .map(|(b, a)| Array::from_buffer(b, a.weak_type))
-            .collect()
+            .collect();
+        if crate::config::debug_nans_enabled() && crate::config::has_nan(&outs) {
+            self.find_nan(args);
+        }
+        outs
+    }
+
+    /// A NaN came out: re-runs the jaxpr op by op with NaN checks on, which panics
+    /// at the first primitive producing one, with the line of its equation (JAX's
+    /// de-optimized re-run).
+    fn find_nan(&self, args: &[Array]) -> ! {
+        {
+            let _nans = crate::config::with_debug_nans(true);
+            let _eval = set_current_trace(Arc::new(EvalTrace));
+            self.jaxpr.call(args);
+        }
+        panic!(
+            "invalid value (nan) encountered in jit; the de-optimized function (run op by op) \
+             did not produce one, so the NaN came from the inputs or from jit-specific behavior"
+        )
     }
 }
 
 /// Whether jit should compile now: at top level with concrete arguments. Under
 /// another transformation the function is traced through (inlined) instead, so the
 /// outer transformation sees its primitives.
+/// Under [`crate::config::disable_jit`] nothing compiles: the function runs eagerly.
 pub fn should_compile(args: &[Array]) -> bool {
-    current_trace().id() == 0 && args.iter().all(Array::is_concrete)
+    !crate::config::jit_disabled()
+        && current_trace().id() == 0
+        && args.iter().all(Array::is_concrete)
 }

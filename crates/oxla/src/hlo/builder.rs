@@ -251,6 +251,19 @@ impl Builder {
         )
     }
 
+    /// Calls host callback `id` (see [`crate::runtime::callbacks`]) on `operands`;
+    /// returns its results, of `results` shapes (possibly none). The instruction is
+    /// kept and runs in program order even without results.
+    pub fn host_callback(&mut self, id: u64, operands: &[Value], results: &[Shape]) -> Vec<Value> {
+        self.add_multi(
+            Op::HostCallback {
+                id,
+                results: results.to_vec(),
+            },
+            operands,
+        )
+    }
+
     /// Variadic reduce of `inputs` with `inits` over `dims` using `body`.
     pub fn reduce(
         &mut self,

@@ -403,6 +403,12 @@ pub enum Op {
     /// `(index, args...)`: index is an i32 scalar (clamped into range) or a bool
     /// (false -> branch 0, true -> branch 1); runs `branches[index](args...)`.
     Conditional { branches: Vec<CompId> },
+    /// `(x_0, ..., x_{n-1})` -> `results` (possibly none): calls the host closure
+    /// registered as `id` in [`crate::runtime::callbacks`] with the operand values
+    /// and returns what it produces (which must match `results`). It has a side
+    /// effect: it runs exactly once each time control reaches it, in program order,
+    /// and is never removed, even when it has no results or they are unused.
+    HostCallback { id: u64, results: Vec<Shape> },
 }
 
 impl Op {
@@ -440,7 +446,14 @@ impl Op {
             Op::Call { .. } => "call",
             Op::While { .. } => "while",
             Op::Conditional { .. } => "conditional",
+            Op::HostCallback { .. } => "host_callback",
         }
+    }
+
+    /// Whether the op has an effect besides its results (a pass must keep it and
+    /// its position relative to other effects, even when its results are unused).
+    pub fn has_side_effect(&self) -> bool {
+        matches!(self, Op::HostCallback { .. })
     }
 
     /// Sub-computations this op refers to.

@@ -369,6 +369,10 @@ fn attributes(module: &Module, comp: &Computation, instr: &Instr) -> Vec<String>
             let names: Vec<String> = branches.iter().map(name).collect();
             a.push(format!("branch_computations={{{}}}", names.join(", ")));
         }
+        Op::HostCallback { id, .. } => {
+            a.push(format!("callback_id={id}"));
+            a.push("has_side_effect=true".to_string());
+        }
         Op::Parameter { .. }
         | Op::Constant(_)
         | Op::Unary(_)

@@ -2,6 +2,7 @@
 //! on device buffers.
 
 mod buffer;
+pub mod callbacks;
 mod client;
 mod executable;
 

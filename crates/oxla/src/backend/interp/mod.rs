@@ -78,7 +78,9 @@ impl Interp<'_> {
     fn eval(&self, op: &Op, x: &[&Literal], args: &[Literal], shapes: &[Shape]) -> R<Vec<Literal>> {
         use elementwise as ew;
         use structural as st;
-        let out = &shapes[0];
+        // Every op but a host callback has a result; that one may have none.
+        let no_result = Shape::scalar(crate::DType::Bool);
+        let out = shapes.first().unwrap_or(&no_result);
         let one = |l: Literal| Ok(vec![l]);
         match op {
             Op::Parameter { index } => one(args[*index].clone()),
@@ -162,6 +164,7 @@ impl Interp<'_> {
                 }
                 Ok(state)
             }
+            Op::HostCallback { id, .. } => host_callback(*id, x, shapes),
             Op::Conditional { branches } => {
                 let last = branches.len() as i128 - 1;
                 // An out-of-range index runs the last branch (XLA clamps).
@@ -178,6 +181,21 @@ impl Interp<'_> {
             .as_slice::<bool>()
             .expect("predicate region returns bool")[0])
     }
+}
+
+/// Runs a host callback and checks that its results have the declared shapes.
+fn host_callback(id: u64, x: &[&Literal], shapes: &[Shape]) -> R<Vec<Literal>> {
+    let out = crate::runtime::callbacks::call(id, &owned(x))?;
+    let got: Vec<&Shape> = out.iter().map(Literal::shape).collect();
+    if !got.iter().copied().eq(shapes.iter()) {
+        let text = |s: Vec<String>| s.join(", ");
+        return Err(format!(
+            "host callback {id} returned ({}), expected ({})",
+            text(got.iter().map(|s| s.to_string()).collect()),
+            text(shapes.iter().map(|s| s.to_string()).collect())
+        ));
+    }
+    Ok(out)
 }
 
 fn owned(x: &[&Literal]) -> Vec<Literal> {
