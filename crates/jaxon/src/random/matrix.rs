@@ -59,11 +59,12 @@ pub fn multivariate_normal(
     let cb = &cs[..cs.len() - 2];
     let batch = match shape {
         Some(s) => s.to_vec(),
-        None => try_broadcast_shapes(&[mb, cb]).unwrap_or_else(|| {
-            user_error(format!(
+        None => match try_broadcast_shapes(&[mb, cb]) {
+            Some(s) => s,
+            None => user_error(format!(
                 "random.{op}: the batch shapes of mean {mb:?} and cov {cb:?} do not broadcast"
-            ))
-        }),
+            )),
+        },
     };
     for (what, s) in [("mean", mb), ("cov", cb)] {
         if try_broadcast_shapes(&[s, &batch]).as_deref() != Some(&batch[..]) {

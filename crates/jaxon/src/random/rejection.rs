@@ -166,13 +166,14 @@ pub fn beta(
     let b = b.operand().materialize(dtype, false);
     let shape = match shape {
         Some(s) => s.to_vec(),
-        None => try_broadcast_shapes(&[a.shape(), b.shape()]).unwrap_or_else(|| {
-            user_error(format!(
+        None => match try_broadcast_shapes(&[a.shape(), b.shape()]) {
+            Some(s) => s,
+            None => user_error(format!(
                 "random.beta: a {:?} and b {:?} do not broadcast together",
                 a.shape(),
                 b.shape()
-            ))
-        }),
+            )),
+        },
     };
     let a = to_shape("beta", "a", Operand::Array(a), dtype, &shape);
     let b = to_shape("beta", "b", Operand::Array(b), dtype, &shape);
