@@ -21,8 +21,7 @@ fn key_row(keys: &Array, i: usize) -> Array {
     lax::reshape(&lax::slice(keys, &[i, 0], &[i + 1, 2], None), &[2])
 }
 
-/// The dtype a float sampler's parameter is converted to; panics naming `op` for a
-/// non-float `dtype`.
+/// Panics naming `op` unless `dtype` is a float dtype.
 #[track_caller]
 fn check_float(op: &str, dtype: DType) {
     float_layout(op, dtype);
