@@ -1626,6 +1626,60 @@ def topic_random():
             rad = lambda k, **kw: jr.rademacher(k, **kw)
             rc("rademacher_f32", "random.rademacher", rad, {"shape": (8,), "dtype": f32})
             rc("rademacher_i32", "random.rademacher", rad, {"shape": (8,), "dtype": "int32"})
+    # Rejection samplers and matrix samplers (appended so the cases above keep their order).
+    cov3 = arr([[2.0, 0.5, -0.3], [0.5, 1.0, 0.2], [-0.3, 0.2, 0.8]], f32)
+    for seed in RANDOM_SEEDS:
+        key = random_key_data(seed)
+        for part in (True, False):
+            t = f"s{seed}_{'p' if part else 'o'}"
+            rc = lambda name, fn, call, kw, x64=False, note=None: rcase(
+                f"{name}_{t}", fn, call, key, kw, part, x64=x64, note=note)
+            call = lambda f: lambda k, **kw: f(k, **kw)
+            gam, lgam = call(jr.gamma), call(jr.loggamma)
+            rc("gamma_25_5", "random.gamma", gam, {"a": 2.5, "shape": (5,), "dtype": f32})
+            rc("gamma_array_2x3", "random.gamma", gam,
+               {"a": arr([0.3, 1.0, 4.0], f32), "shape": (2, 3), "dtype": f32})
+            rc("gamma_small_a", "random.gamma", gam,
+               {"a": arr([0.05, 0.5, 0.9, 30.0], f32), "dtype": f32})
+            rc("gamma_f64", "random.gamma", gam, {"a": 0.7, "shape": (4,), "dtype": f64},
+               x64=True)
+            rc("loggamma_2x2", "random.loggamma", lgam,
+               {"a": arr([[0.01, 0.5], [1.0, 3.0]], f32), "dtype": f32})
+            bet = call(jr.beta)
+            rc("beta_2_3", "random.beta", bet, {"a": 2.0, "b": 3.0, "shape": (5,), "dtype": f32})
+            rc("beta_arrays", "random.beta", bet,
+               {"a": arr([0.5, 1.0, 4.0], f32), "b": arr([[0.5], [2.0]], f32), "dtype": f32})
+            dir_ = call(jr.dirichlet)
+            rc("dirichlet_3", "random.dirichlet", dir_,
+               {"alpha": arr([0.5, 1.0, 2.0], f32), "dtype": f32})
+            rc("dirichlet_shape2", "random.dirichlet", dir_,
+               {"alpha": arr([1.0, 3.0, 0.2, 5.0], f32), "shape": (2,), "dtype": f32})
+            poi = call(jr.poisson)
+            rc("poisson_3", "random.poisson", poi, {"lam": 3.0, "shape": (6,)})
+            rc("poisson_mixed", "random.poisson", poi,
+               {"lam": arr([0.0, 0.5, 5.0, 9.99, 10.0, 12.0, 50.0, 1000.0], f32)})
+            rc("poisson_2x3_big", "random.poisson", poi, {"lam": 25.0, "shape": (2, 3)})
+            bal = call(jr.ball)
+            rc("ball_d3_p2", "random.ball", bal, {"d": 3, "p": 2, "shape": (4,), "dtype": f32})
+            rc("ball_d2_p15", "random.ball", bal, {"d": 2, "p": 1.5, "shape": (3,), "dtype": f32})
+            gn = call(jr.generalized_normal)
+            rc("generalized_normal_p3", "random.generalized_normal", gn,
+               {"p": 3.0, "shape": (5,), "dtype": f32})
+            mvn = call(jr.multivariate_normal)
+            rc("mvn_3_shape4", "random.multivariate_normal", mvn,
+               {"mean": arr([1.0, -1.0, 0.5], f32), "cov": cov3, "shape": (4,)})
+            rc("mvn_batch_mean", "random.multivariate_normal", mvn,
+               {"mean": arr([[0.0, 0.0, 0.0], [10.0, 20.0, 30.0]], f32), "cov": cov3})
+            rc("mvn_f64", "random.multivariate_normal", mvn,
+               {"mean": arr([1.0, -1.0, 0.5], f64), "cov": arr(cov3, f64), "shape": (2,)},
+               x64=True)
+            orth = call(jr.orthogonal)
+            rc("orthogonal_3", "random.orthogonal", orth, {"n": 3, "dtype": f32})
+            rc("orthogonal_4_batch2", "random.orthogonal", orth,
+               {"n": 4, "shape": (2,), "dtype": f32})
+            rc("orthogonal_3x5", "random.orthogonal", orth, {"n": 3, "m": 5, "dtype": f32})
+            rc("orthogonal_5x2", "random.orthogonal", orth, {"n": 5, "m": 2, "dtype": f32})
+            rc("orthogonal_f64", "random.orthogonal", orth, {"n": 3, "dtype": f64}, x64=True)
     return c.cases
 
 

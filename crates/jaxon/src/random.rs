@@ -21,8 +21,12 @@
 //! it with [`set_threefry_partitionable`] or [`PartitionableGuard`]. The flag is read
 //! when a function is traced: set it before the first call of a jitted function.
 
+mod matrix;
+mod rejection;
 mod samplers;
 
+pub use matrix::*;
+pub use rejection::*;
 pub use samplers::*;
 
 use crate::array::Array;

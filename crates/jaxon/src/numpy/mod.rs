@@ -9,7 +9,8 @@
 mod creation;
 mod cumulative;
 mod indexing;
-mod linalg;
+pub mod linalg;
+mod linalg_decomp;
 mod math;
 mod promote;
 mod reductions;

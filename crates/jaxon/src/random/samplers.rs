@@ -10,13 +10,13 @@ use oxla::DType;
 
 // ---- helpers ------------------------------------------------------------------------
 
-fn fconst(v: f64, dtype: DType) -> Array {
+pub(super) fn fconst(v: f64, dtype: DType) -> Array {
     Array::scalar_f64(v, dtype, false)
 }
 
 /// (total bits, mantissa bits) of a float dtype; panics naming `op` otherwise.
 #[track_caller]
-fn float_layout(op: &str, dtype: DType) -> (u32, u32) {
+pub(super) fn float_layout(op: &str, dtype: DType) -> (u32, u32) {
     match dtype.float_bits() {
         Some((nmant, _)) => (dtype.bits(), nmant),
         None => user_error(format!(
@@ -26,7 +26,7 @@ fn float_layout(op: &str, dtype: DType) -> (u32, u32) {
 }
 
 /// Smallest positive normal number of a float dtype (`finfo.tiny`).
-fn tiny(dtype: DType) -> f64 {
+pub(super) fn tiny(dtype: DType) -> f64 {
     match dtype {
         DType::F16 => 2f64.powi(-14),
         DType::F64 => f64::MIN_POSITIVE,
@@ -38,7 +38,7 @@ fn tiny(dtype: DType) -> f64 {
 /// `x` converted to `dtype` and broadcast to `shape`; panics naming `op` and `what`
 /// when `x`'s shape does not broadcast to `shape`.
 #[track_caller]
-fn to_shape(op: &str, what: &str, x: Operand, dtype: DType, shape: &[usize]) -> Array {
+pub(super) fn to_shape(op: &str, what: &str, x: Operand, dtype: DType, shape: &[usize]) -> Array {
     let a = x.materialize(dtype, false);
     match try_broadcast_shapes(&[a.shape(), shape]) {
         Some(s) if s == shape => broadcast_to_shape(&a, shape),
@@ -129,7 +129,7 @@ fn uniform_impl(
 /// `a * b + c` rounded once, as XLA's CPU and GPU backends compute it (LLVM contracts
 /// the multiply-add of JAX's formulas into an FMA). Below f64 this is exact through
 /// f64: the product of two floats of at most 24 bits is exact there. f64 rounds twice.
-fn fma(a: &Array, b: &Array, c: &Array) -> Array {
+pub(super) fn fma(a: &Array, b: &Array, c: &Array) -> Array {
     let dt = a.dtype();
     if dt == DType::F64 {
         return lax::add(&lax::mul(a, b), c);
@@ -198,7 +198,14 @@ fn erf_inv_f32(x: &Array) -> Array {
 
 /// Uniform with scalar bounds.
 #[track_caller]
-fn uniform_scalar(op: &str, key: &Array, shape: &[usize], dtype: DType, lo: f64, hi: f64) -> Array {
+pub(super) fn uniform_scalar(
+    op: &str,
+    key: &Array,
+    shape: &[usize],
+    dtype: DType,
+    lo: f64,
+    hi: f64,
+) -> Array {
     let lo = broadcast_to_shape(&fconst(lo, dtype), shape);
     let hi = broadcast_to_shape(&fconst(hi, dtype), shape);
     uniform_impl(op, key, shape, dtype, &lo, &hi)
@@ -212,7 +219,7 @@ pub fn normal(key: &Array, shape: &[usize], dtype: DType) -> Array {
 }
 
 #[track_caller]
-fn normal_impl(op: &str, key: &Array, shape: &[usize], dtype: DType) -> Array {
+pub(super) fn normal_impl(op: &str, key: &Array, shape: &[usize], dtype: DType) -> Array {
     let (_, nmant) = float_layout(op, dtype);
     // nextafter(-1, 0): the float just above -1.
     let lo = -(1.0 - 2f64.powi(-(nmant as i32) - 1));
