@@ -443,6 +443,28 @@ fn psum_inside_scan_inside_named_vmap() {
     let (cj, _) = jit(vmap_with(f, 0, 0, Some("i")))(xs.clone());
     assert_close("jit carry", &cj.to_f64_vec(), &cs, 1e-5, 1e-5);
     count();
+    // Per-lane gradients through the scan (psum transposes to psum, like JAX): lane
+    // l gets the gradient of the sum over all lanes' losses w.r.t. its own xs.
+    let per_lane = vmap_with(grad(move |xs: Array| f(xs).1.sum(None)), 0, 0, Some("i"))(xs.clone());
+    let total = grad(|xs: Array| {
+        let (_, ys) = lax::scan(
+            |c: Array, x: Array| {
+                let c = &c + &x - c.mean(None) * 0.5;
+                (c.clone(), (&c * &c).sum(None))
+            },
+            jnp::zeros(&[4], DType::F32),
+            jnp::transpose(xs, None),
+        );
+        ys.sum(None) * 4.0
+    })(xs.clone());
+    assert_close(
+        "per-lane grads",
+        &per_lane.to_f64_vec(),
+        &total.to_f64_vec(),
+        1e-5,
+        1e-5,
+    );
+    count();
 }
 
 #[test]
