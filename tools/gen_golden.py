@@ -1482,6 +1482,165 @@ def topic_transforms():
 
 
 # --------------------------------------------------------------------------
+# 12b. Control flow (lax.scan / while_loop / cond / switch / fori_loop /
+#      associative_scan) and its transformations
+# --------------------------------------------------------------------------
+
+CONTROL_DOC = {
+    "format": (
+        'Top level: {"jax_version", "doc", "cases": [CASE...]}. CASE: {"name", "fn", '
+        '"transform", "x64", "args": [ARRAY...], "kwargs": {options}, "out": [ARRAY...]}. '
+        "fn names a test function of the inputs, defined in tools/gen_golden.py "
+        "(CONTROL_FUNS, with its JAX source) and re-implemented once per name in "
+        "crates/jaxon/tests/golden_control.rs. A function returns a pytree of arrays; "
+        "out is its leaves in JAX's flattening order (tuples in order, dict keys sorted)."
+    ),
+    "array": DOC["array"],
+    "transform": (
+        '"value": f(*args); out = the output leaves. '
+        '"grad": grad(f, argnums=kwargs.argnums) of a scalar f; out = one gradient per argnum. '
+        '"jvp": jvp(f, args, kwargs.tangents) (every arg gets a tangent); '
+        "out = [primal leaves..., tangent leaves...]. "
+        '"vmap": vmap(f, in_axes=kwargs.in_axes) (out_axes 0); out = the output leaves.'
+    ),
+    "kwargs": (
+        "argnums: list of ints; tangents: list of ARRAYs; in_axes: list (one per arg) "
+        "of int or null (not mapped)."
+    ),
+}
+
+
+def _rnn(w, u, h0, xs):
+    def step(h, x):
+        h = jnp.tanh(w @ h + u @ x)
+        return h, jnp.sum(h * h)
+    return lax.scan(step, h0, xs)
+
+
+def _while_dd(x):
+    # Trip count depends on the data: grow until the squared norm passes 10.
+    def body(c):
+        x, i = c
+        return x * 1.25 + 0.25 * jnp.sin(x), i + 1
+    return lax.while_loop(lambda c: jnp.sum(c[0] * c[0]) < 10.0, body, (x, jnp.int32(0)))
+
+
+def _nested(w, xs):
+    def step(h, x):
+        h = lax.cond(x > 0.0, lambda h: jnp.sin(w * h + x), lambda h: jnp.cos(w * h) - x, h)
+        return h, h * x
+    h, ys = lax.scan(step, jnp.float32(0.5), xs)
+    return h + jnp.sum(ys)
+
+
+def _switch3(i, x):
+    return lax.switch(i, [lambda x: jnp.sin(x) * 2.0, lambda x: x * x - 1.0,
+                          lambda x: jnp.exp(-x)], x)
+
+
+def _fori(w, x):
+    return lax.fori_loop(0, 5, lambda i, c: jnp.tanh(c * w) + c * i.astype(jnp.float32) * 0.1, x)
+
+
+def _scan_rev_tree(a, u, v):
+    def step(c, xs):
+        c1, c2 = c
+        n1 = c1 * xs["u"] + a
+        n2 = c2 + jnp.sum(xs["v"]) * jnp.sum(c1)
+        return (n1, n2), {"p": n1 * n2, "q": xs["v"] * jnp.sum(c1)}
+    return lax.scan(step, (jnp.ones(2, jnp.float32), jnp.float32(0.0)), {"u": u, "v": v},
+                    reverse=True)
+
+
+def _linrec(p, q):
+    return (p[0] * q[0], q[0] * p[1] + q[1])
+
+
+# name -> JAX function (args are given per case below)
+CONTROL_FUNS = {
+    "rnn": _rnn,
+    "rnn_loss": lambda w, u, h0, xs: (lambda h, ys: jnp.sum(ys) + jnp.sum(h))(*_rnn(w, u, h0, xs)),
+    "while_dd": lambda x: _while_dd(x)[0],
+    "while_dd_count": _while_dd,
+    "nested_cond_scan": _nested,
+    "switch3": _switch3,
+    "switch3_sum": lambda i, x: jnp.sum(_switch3(i, x)),
+    "fori_static": lambda w, x: jnp.sum(_fori(w, x)),
+    "scan_rev_tree": _scan_rev_tree,
+    "scan_rev_tree_loss": lambda a, u, v: (lambda c, y: jnp.sum(c[0]) + c[1] + jnp.sum(y["p"])
+                                           + jnp.sum(y["q"] ** 2))(*_scan_rev_tree(a, u, v)),
+    "assoc_cumsum": lambda x: lax.associative_scan(jnp.add, x, axis=1),
+    "assoc_cummax_rev": lambda x: lax.associative_scan(jnp.maximum, x, reverse=True),
+    "assoc_linrec": lambda a, b: lax.associative_scan(_linrec, (a, b), axis=0),
+    "assoc_linrec_loss": lambda a, b: jnp.sum(lax.associative_scan(_linrec, (a, b))[1] ** 2),
+}
+
+
+def topic_control():
+    c = Cases()
+
+    def add(name, fname, transform, call, args, **opts):
+        c.add(name, fname, lambda *a, **_: jax.tree_util.tree_leaves(call(*a)), args, opts,
+              extra={"transform": transform})
+
+    def value(name, fname, args):
+        add(name, fname, "value", lambda *a: CONTROL_FUNS[fname](*a), args)
+
+    def grad(name, fname, args, argnums):
+        add(name, fname, "grad", lambda *a: jax.grad(CONTROL_FUNS[fname], argnums=tuple(argnums))(*a),
+            args, argnums=argnums)
+
+    def jvp(name, fname, args, tangents):
+        add(name, fname, "jvp", lambda *a: (lambda p, t: [p, t])(*jax.jvp(
+            CONTROL_FUNS[fname], a, tuple(jnp.asarray(t) for t in tangents))), args, tangents=tangents)
+
+    def vmap(name, fname, args, in_axes):
+        add(name, fname, "vmap", lambda *a: jax.vmap(CONTROL_FUNS[fname], in_axes=tuple(in_axes))(*a),
+            args, in_axes=in_axes)
+
+    # A small RNN: hidden 3, input 2, 5 steps.
+    w, u = rnd(2001, (3, 3), -0.8, 0.8), rnd(2002, (3, 2), -1, 1)
+    h0, xs = rnd(2003, (3,), -1, 1), rnd(2004, (5, 2), -1, 1)
+    value("rnn.value", "rnn", [w, u, h0, xs])
+    grad("rnn_loss.grad", "rnn_loss", [w, u, h0, xs], [0, 1, 2])
+    vmap("rnn.vmap_sequences", "rnn", [w, u, rnd(2005, (4, 3), -1, 1), rnd(2006, (4, 5, 2), -1, 1)],
+         [None, None, 0, 0])
+    grad("rnn_loss.grad_xs", "rnn_loss", [w, u, h0, xs], [3])
+    # while_loop with a data-dependent trip count.
+    x = rnd(2010, (3,), -1, 1)
+    value("while_dd.value", "while_dd_count", [x])
+    jvp("while_dd.jvp", "while_dd", [x], [rnd(2011, (3,), -1, 1)])
+    # Lanes finish after different numbers of iterations.
+    xb = arr([[0.1, 0.2, -0.1], [1.5, -2.0, 1.0], [0.5, 0.5, 0.5], [3.5, 0.0, 0.0]], "float32")
+    vmap("while_dd.vmap_lanes", "while_dd_count", [xb], [0])
+    # cond nested in scan, under grad.
+    xs2 = arr([0.5, -0.25, 1.0, -1.5, 0.75, 0.0], "float32")
+    value("nested_cond_scan.value", "nested_cond_scan", [arr(0.8, "float32"), xs2])
+    grad("nested_cond_scan.grad", "nested_cond_scan", [arr(0.8, "float32"), xs2], [0, 1])
+    # switch with out-of-range indices (clamped).
+    xsw = rnd(2020, (3,), -1, 1)
+    for i in [-2, 0, 1, 2, 7]:
+        value(f"switch3.value_{i}", "switch3", [arr(i, "int32"), xsw])
+    vmap("switch3.vmap_index", "switch3", [arr([-3, 0, 1, 2, 9], "int32"), xsw], [0, None])
+    grad("switch3_sum.grad_clamped", "switch3_sum", [arr(5, "int32"), xsw], [1])
+    # fori_loop with static bounds (a scan): reverse mode works.
+    value("fori_static.value", "fori_static", [arr(0.7, "float32"), rnd(2030, (3,), -1, 1)])
+    grad("fori_static.grad", "fori_static", [arr(0.7, "float32"), rnd(2030, (3,), -1, 1)], [0, 1])
+    # Reverse scan over a dict of xs with a tuple carry and dict ys.
+    tree_args = [rnd(2040, (2,), -0.5, 0.5), rnd(2041, (4, 2), -1, 1), rnd(2042, (4, 3), -1, 1)]
+    value("scan_rev_tree.value", "scan_rev_tree", tree_args)
+    grad("scan_rev_tree_loss.grad", "scan_rev_tree_loss", tree_args, [0, 1, 2])
+    # associative_scan.
+    value("assoc_cumsum.value", "assoc_cumsum", [rnd(2050, (2, 7), -1, 1)])
+    value("assoc_cummax_rev.value", "assoc_cummax_rev", [rnd(2051, (6, 2), -1, 1)])
+    lr = [rnd(2052, (5, 2), 0.5, 1.2), rnd(2053, (5, 2), -1, 1)]
+    value("assoc_linrec.value", "assoc_linrec", lr)
+    grad("assoc_linrec_loss.grad", "assoc_linrec_loss", lr, [0, 1])
+    vmap("assoc_cumsum.vmap", "assoc_cumsum", [rnd(2054, (3, 2, 5), -1, 1)], [0])
+    return c.cases
+
+
+# --------------------------------------------------------------------------
 # 13. PRNG (jax.random): threefry2x32 keys, split, fold_in, bits and samplers
 # --------------------------------------------------------------------------
 
@@ -1696,11 +1855,12 @@ TOPICS = [
     ("numpy_shape.json", topic_shape),
     ("nn.json", topic_nn),
     ("transforms.json", topic_transforms),
+    ("control.json", topic_control),
     ("random.json", topic_random),
 ]
 
 # Topics whose files use their own format description.
-TOPIC_DOCS = {"transforms.json": TRANSFORMS_DOC}
+TOPIC_DOCS = {"transforms.json": TRANSFORMS_DOC, "control.json": CONTROL_DOC}
 
 
 # Extra format notes for single topics (keeps the other files' "doc" unchanged).

@@ -26,7 +26,7 @@ use crate::core::trace::{bind_at, current_trace, set_current_trace};
 use crate::error::fail;
 use crate::lax;
 use crate::transform::ad::backward_pass;
-use crate::transform::batching::BatchTrace;
+use crate::transform::batching::{current_axis_name, BatchTrace};
 use crate::transform::jvp::{has_tangent, JvpTrace};
 use crate::transform::rules::{instantiate, move_axis, zeros_aval};
 use crate::tree::{Tree, TreeDef};
@@ -255,6 +255,32 @@ fn check_operands(what: &str, got: &[Aval], want: &[Aval]) -> Result<(), String>
     Ok(())
 }
 
+/// Whether `j` (or a sub-jaxpr of one of its equations) binds a collective over the
+/// axis `name`.
+fn jaxpr_uses_axis_name(j: &Jaxpr, name: &str) -> bool {
+    j.eqns.iter().any(|e| uses_axis_name(e.prim.as_ref(), name))
+}
+
+/// Whether `prim` is a collective over the axis `name` or a control-flow primitive
+/// whose bodies contain one (so a named vmap must batch it even when its operands
+/// are unbatched).
+pub fn uses_axis_name(prim: &dyn Primitive, name: &str) -> bool {
+    if prim.axis_name() == Some(name) {
+        return true;
+    }
+    let any = prim.as_any();
+    let subs: Vec<&SubJaxpr> = if let Some(c) = any.downcast_ref::<Cond>() {
+        c.branches.iter().collect()
+    } else if let Some(w) = any.downcast_ref::<While>() {
+        vec![&w.cond_jaxpr, &w.body_jaxpr]
+    } else if let Some(s) = any.downcast_ref::<Scan>() {
+        vec![&s.jaxpr]
+    } else {
+        Vec::new()
+    };
+    subs.iter().any(|j| jaxpr_uses_axis_name(&j.0, name))
+}
+
 // ---- generic sub-jaxpr transformations --------------------------------------------------
 
 /// Runs `j` under a fresh JVP trace: primal outputs and their tangents. `nz[i]` says
@@ -335,7 +361,7 @@ fn transpose_eval(j: &SubJaxpr, lin: &[bool], res: &[Array], cts: &[Option<Array
 /// Runs `j` under a fresh batch trace on `args` (batched at 0 where `bat`).
 /// Returns the outputs (batched ones at 0) and which are batched.
 fn batch_eval(j: &SubJaxpr, args: &[Array], bat: &[bool], size: usize) -> (Vec<Array>, Vec<bool>) {
-    let trace = BatchTrace::new(current_trace(), size, None);
+    let trace = BatchTrace::new(current_trace(), size, current_axis_name());
     let inputs: Vec<Array> = args
         .iter()
         .zip(bat)
@@ -948,6 +974,52 @@ impl Scan {
         (c, k, x)
     }
 
+    /// One iteration of the lowered loop on the loop state `(i, consts, carry, xs,
+    /// ys accumulators)`: slices the xs at step i, runs the body, writes the ys.
+    fn lower_step(&self, b: &mut oxla::Builder, p: &[Value], nx: usize) -> Vec<Value> {
+        let (nc, nk) = (self.num_consts, self.num_carry);
+        let length = self.length as i128;
+        let i = p[0];
+        let idx = if self.reverse {
+            let last = b.constant_i128(DType::I32, length - 1);
+            b.binary(BinaryOp::Sub, last, i)
+        } else {
+            i
+        };
+        let z = b.constant_i128(DType::I32, 0);
+        let starts = |rank: usize| -> Vec<Value> {
+            let mut s = vec![idx];
+            s.extend(std::iter::repeat_n(z, rank - 1));
+            s
+        };
+        let xs = &p[1 + nc + nk..1 + nc + nk + nx];
+        let mut body_args: Vec<Value> = p[1..1 + nc + nk].to_vec();
+        for &x in xs {
+            let dims = b.shape(x).dims.clone();
+            let mut sizes = dims.clone();
+            sizes[0] = 1;
+            let mut operands = vec![x];
+            operands.extend(starts(dims.len()));
+            let s = b.add(Op::DynamicSlice { sizes }, &operands);
+            body_args.push(b.reshape(s, &dims[1..]));
+        }
+        let outs = lower_jaxpr_into(b, &self.jaxpr.0, &[], &body_args);
+        let one = b.constant_i128(DType::I32, 1);
+        let mut next = vec![b.binary(BinaryOp::Add, i, one)];
+        next.extend_from_slice(&p[1..1 + nc]);
+        next.extend_from_slice(&outs[..nk]);
+        next.extend_from_slice(xs);
+        for (acc, &y) in p[1 + nc + nk + nx..].iter().zip(&outs[nk..]) {
+            let mut dims = vec![1];
+            dims.extend_from_slice(&b.shape(y).dims.clone());
+            let y1 = b.reshape(y, &dims);
+            let mut operands = vec![*acc, y1];
+            operands.extend(starts(dims.len()));
+            next.push(b.add(Op::DynamicUpdateSlice, &operands));
+        }
+        next
+    }
+
     /// A scan like this one with another body and operand counts.
     fn with(
         &self,
@@ -1067,56 +1139,30 @@ impl Primitive for Scan {
         let mut shapes = vec![i32s];
         shapes.extend(ctx.in_avals.iter().map(Aval::oxla_shape));
         shapes.extend(ys_avals.iter().map(Aval::oxla_shape));
-        let length = self.length as i128;
-        let cond = ctx.b.region("scan_cond", &shapes, |b, p| {
-            let n = b.constant_i128(DType::I32, length);
-            vec![b.compare(CmpDir::Lt, p[0], n)]
-        });
-        let reverse = self.reverse;
-        let body = ctx.b.region("scan_body", &shapes, |b, p| {
-            let i = p[0];
-            let idx = if reverse {
-                let last = b.constant_i128(DType::I32, length - 1);
-                b.binary(BinaryOp::Sub, last, i)
-            } else {
-                i
-            };
-            let z = b.constant_i128(DType::I32, 0);
-            let starts = |rank: usize| -> Vec<Value> {
-                let mut s = vec![idx];
-                s.extend(std::iter::repeat_n(z, rank - 1));
-                s
-            };
-            let xs = &p[1 + nc + nk..1 + nc + nk + nx];
-            let mut body_args: Vec<Value> = p[1..1 + nc + nk].to_vec();
-            for &x in xs {
-                let dims = b.shape(x).dims.clone();
-                let mut sizes = dims.clone();
-                sizes[0] = 1;
-                let mut operands = vec![x];
-                operands.extend(starts(dims.len()));
-                let s = b.add(Op::DynamicSlice { sizes }, &operands);
-                body_args.push(b.reshape(s, &dims[1..]));
-            }
-            let outs = lower_jaxpr_into(b, &self.jaxpr.0, &[], &body_args);
-            let one = b.constant_i128(DType::I32, 1);
-            let mut next = vec![b.binary(BinaryOp::Add, i, one)];
-            next.extend_from_slice(&p[1..1 + nc]);
-            next.extend_from_slice(&outs[..nk]);
-            next.extend_from_slice(xs);
-            for (acc, &y) in p[1 + nc + nk + nx..].iter().zip(&outs[nk..]) {
-                let mut dims = vec![1];
-                dims.extend_from_slice(&b.shape(y).dims.clone());
-                let y1 = b.reshape(y, &dims);
-                let mut operands = vec![*acc, y1];
-                operands.extend(starts(dims.len()));
-                next.push(b.add(Op::DynamicUpdateSlice, &operands));
-            }
-            next
-        });
-        let res = ctx.b.add_multi(Op::While { cond, body }, &state);
-        let mut out = res[1 + nc..1 + nc + nk].to_vec();
-        out.extend_from_slice(&res[1 + nc + nk + nx..]);
+        // `unroll` iterations per trip of the loop; the remaining `length % unroll`
+        // iterations follow the loop as straight-line code.
+        let unroll = self.unroll.clamp(1, self.length);
+        let trips = self.length / unroll;
+        let main = (trips * unroll) as i128;
+        if trips > 0 {
+            let cond = ctx.b.region("scan_cond", &shapes, |b, p| {
+                let n = b.constant_i128(DType::I32, main);
+                vec![b.compare(CmpDir::Lt, p[0], n)]
+            });
+            let body = ctx.b.region("scan_body", &shapes, |b, p| {
+                let mut p = p.to_vec();
+                for _ in 0..unroll {
+                    p = self.lower_step(b, &p, nx);
+                }
+                p
+            });
+            state = ctx.b.add_multi(Op::While { cond, body }, &state);
+        }
+        for _ in main as usize..self.length {
+            state = self.lower_step(ctx.b, &state, nx);
+        }
+        let mut out = state[1 + nc..1 + nc + nk].to_vec();
+        out.extend_from_slice(&state[1 + nc + nk + nx..]);
         out
     }
 
@@ -1753,7 +1799,9 @@ pub struct ScanOptions {
     pub length: Option<usize>,
     /// Scan from the end of the xs to the start (the ys keep the xs' order).
     pub reverse: bool,
-    /// Iterations per loop trip (a hint; recorded in the jaxpr).
+    /// Iterations per trip of the lowered loop (the body is repeated `unroll` times
+    /// in the loop; the `length % unroll` remaining iterations follow it). At least 1;
+    /// values above `length` unroll the whole scan. Results do not change.
     pub unroll: usize,
 }
 
@@ -1805,6 +1853,9 @@ fn scan_at<C: Tree, X: Tree, Y: Tree>(
             loc,
         );
     };
+    if opts.unroll == 0 {
+        fail(format!("{what}: unroll must be at least 1, got 0"), loc);
+    }
     let c_avals: Vec<Aval> = carry.iter().map(Array::aval).collect();
     let all: Vec<Array> = carry.iter().chain(&xs).cloned().collect();
     if length > 0 && crate::config::run_eagerly(&all) {
@@ -1953,4 +2004,158 @@ pub fn map<X: Tree, Y: Tree>(f: impl Fn(X) -> Y, xs: X) -> Y {
         Location::caller(),
     );
     ys
+}
+
+// ---- associative_scan ----------------------------------------------------------------------
+
+/// Interleaves `a` and `b` along `axis` (`a` first; `a` has as many or one more
+/// elements): pads each with zeros into the other's places and adds (ORs for bool).
+fn interleave(a: &Array, b: &Array, axis: usize) -> Array {
+    let (na, nb) = (a.shape()[axis], b.shape()[axis]);
+    let same = na == nb;
+    let config = |lo: i64, hi: i64, rank: usize| -> Vec<(i64, i64, usize)> {
+        let mut c = vec![(0, 0, 0); rank];
+        c[axis] = (lo, hi, 1);
+        c
+    };
+    let pa = lax::pad(
+        a,
+        &lax::full_like_scalar(a, 0.0),
+        &config(0, i64::from(same), a.ndim()),
+    );
+    let pb = lax::pad(
+        b,
+        &lax::full_like_scalar(b, 0.0),
+        &config(1, i64::from(!same), b.ndim()),
+    );
+    if a.dtype() == DType::Bool {
+        lax::bitwise_or(&pa, &pb)
+    } else {
+        lax::add(&pa, &pb)
+    }
+}
+
+/// Every `stride`-th slice along `axis` from `start` up to `limit` (exclusive).
+fn strided(x: &Array, start: usize, limit: usize, stride: usize, axis: usize) -> Array {
+    lax::slice_in_dim(x, start, limit.max(start), stride, axis)
+}
+
+/// JAX's parallel prefix scan (Blelloch-style): combine adjacent pairs, scan the
+/// half-length result recursively (the odd positions), then combine it with the even
+/// elements and interleave.
+fn prefix_scan(
+    combine: &dyn Fn(Vec<Array>, Vec<Array>) -> Vec<Array>,
+    elems: Vec<Array>,
+    axis: usize,
+) -> Vec<Array> {
+    let n = elems[0].shape()[axis];
+    if n < 2 {
+        return elems;
+    }
+    let reduced = combine(
+        elems
+            .iter()
+            .map(|e| strided(e, 0, n - 1, 2, axis))
+            .collect(),
+        elems.iter().map(|e| strided(e, 1, n, 2, axis)).collect(),
+    );
+    let odd = prefix_scan(combine, reduced, axis);
+    let evens_from_2: Vec<Array> = elems.iter().map(|e| strided(e, 2, n, 2, axis)).collect();
+    let even = if n.is_multiple_of(2) {
+        let m = odd[0].shape()[axis];
+        combine(
+            odd.iter().map(|e| strided(e, 0, m - 1, 1, axis)).collect(),
+            evens_from_2,
+        )
+    } else {
+        combine(odd.clone(), evens_from_2)
+    };
+    elems
+        .iter()
+        .zip(even)
+        .zip(odd)
+        .map(|((e, ev), od)| {
+            let first = strided(e, 0, 1, 1, axis);
+            interleave(&lax::concatenate(&[first, ev], axis), &od, axis)
+        })
+        .collect()
+}
+
+/// `jax.lax.associative_scan`: all prefix combinations `f(...f(f(x0, x1), x2)..., xi)`
+/// of the slices of the pytree `elems` along `axis` (negative counts from the end),
+/// or suffix combinations when `reverse`. `f` must be associative and work
+/// elementwise on stacks of slices (it is called on whole arrays, each combining
+/// element-for-element along `axis`); it must return the pytree structure and
+/// shapes of its inputs. Built from slices, pads, concatenations and `f` in
+/// O(log n) depth, so it differentiates, vmaps and jits like ordinary code.
+///
+/// ```
+/// use jaxon::prelude::*;
+/// use jaxon::{lax, numpy as jnp};
+/// let xs = jnp::array(&[1.0f32, 2.0, 3.0, 4.0, 5.0]);
+/// let c = lax::associative_scan(|a: Array, b: Array| a + b, xs, false, 0);
+/// assert_eq!(c.to_vec::<f32>(), vec![1.0, 3.0, 6.0, 10.0, 15.0]);
+/// ```
+#[track_caller]
+pub fn associative_scan<T: Tree>(f: impl Fn(T, T) -> T, elems: T, reverse: bool, axis: i64) -> T {
+    let loc = Location::caller();
+    let (leaves, def) = elems.tree_flatten();
+    let Some(first) = leaves.first() else {
+        fail("associative_scan: elems has no array leaves", loc);
+    };
+    let rank = first.ndim() as i64;
+    if axis < -rank || axis >= rank {
+        fail(
+            format!(
+                "associative_scan: axis {axis} is out of bounds for elems of rank {rank} ({})",
+                first.aval()
+            ),
+            loc,
+        );
+    }
+    let ax = (if axis < 0 { axis + rank } else { axis }) as usize;
+    let n = first.shape()[ax];
+    for l in &leaves {
+        if l.ndim() <= ax || l.shape()[ax] != n {
+            fail(
+                format!(
+                    "associative_scan: array inputs must all have the same length along axis {axis}: \
+                     got {} and {}",
+                    first.aval(),
+                    l.aval()
+                ),
+                loc,
+            );
+        }
+    }
+    let combine = |a: Vec<Array>, b: Vec<Array>| -> Vec<Array> {
+        let want: Vec<Aval> = a.iter().map(Array::aval).collect();
+        let (out, out_def) =
+            f(T::tree_unflatten(&def, a), T::tree_unflatten(&def, b)).tree_flatten();
+        let got: Vec<Aval> = out.iter().map(Array::aval).collect();
+        if out_def != def
+            || got.len() != want.len()
+            || !got.iter().zip(&want).all(|(g, w)| same_type(g, w))
+        {
+            fail(
+                format!(
+                    "associative_scan: the combine function must return the type of its inputs: \
+                     it takes {} but returns {}",
+                    type_text(&def, &want),
+                    type_text(&out_def, &got)
+                ),
+                loc,
+            );
+        }
+        out
+    };
+    let flip = |xs: Vec<Array>| -> Vec<Array> {
+        if reverse {
+            xs.iter().map(|x| lax::rev(x, &[ax])).collect()
+        } else {
+            xs
+        }
+    };
+    let out = flip(prefix_scan(&combine, flip(leaves), ax));
+    T::tree_unflatten(&def, out)
 }

@@ -102,10 +102,20 @@ impl Trace for BatchTrace {
                 .map(|(v, d)| self.pack(v, d))
                 .collect();
         }
-        if dims.iter().all(Option::is_none) {
+        // A higher-order primitive whose body uses this trace's axis name is batched
+        // even with unbatched operands: its collectives need this axis.
+        let uses_axis = self
+            .axis_name
+            .as_deref()
+            .is_some_and(|n| crate::prim::control::uses_axis_name(prim.as_ref(), n));
+        if dims.iter().all(Option::is_none) && !uses_axis {
             return bind_at(prim, &vals, loc);
         }
-        let (outs, out_dims) = match prim.batch(&vals, &dims, self.axis_size) {
+        let result = {
+            let _name = RuleAxisGuard::push(self.axis_name.clone());
+            prim.batch(&vals, &dims, self.axis_size)
+        };
+        let (outs, out_dims) = match result {
             Ok(r) => r,
             Err(msg) => fail(format!("{}: {msg}", prim.name()), loc),
         };
@@ -255,6 +265,8 @@ pub fn vmap_flat_with(
 }
 
 thread_local! {
+    /// The axis names of the batch traces whose batching rules are running, innermost last.
+    static RULE_AXIS: std::cell::RefCell<Vec<Option<String>>> = const { std::cell::RefCell::new(Vec::new()) };
     static AXIS_ENV: std::cell::RefCell<Vec<(String, usize)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -287,5 +299,29 @@ impl AxisEnvGuard {
 impl Drop for AxisEnvGuard {
     fn drop(&mut self) {
         AXIS_ENV.with(|e| e.borrow_mut().pop());
+    }
+}
+
+/// The axis name of the batch trace whose batching rule is running (the innermost
+/// one; `None` outside batching rules or for an unnamed vmap). Higher-order
+/// primitives batch their bodies with it, so collectives inside a `scan`, `cond` or
+/// `while_loop` body refer to the enclosing `vmap_with(.., Some(name))`.
+pub fn current_axis_name() -> Option<String> {
+    RULE_AXIS.with(|r| r.borrow().last().cloned().flatten())
+}
+
+/// Records the axis name of a batch trace while its batching rule runs.
+struct RuleAxisGuard;
+
+impl RuleAxisGuard {
+    fn push(name: Option<String>) -> RuleAxisGuard {
+        RULE_AXIS.with(|r| r.borrow_mut().push(name));
+        RuleAxisGuard
+    }
+}
+
+impl Drop for RuleAxisGuard {
+    fn drop(&mut self) {
+        RULE_AXIS.with(|r| r.borrow_mut().pop());
     }
 }
