@@ -183,13 +183,13 @@ impl PartialEq for SubJaxpr {
 impl Eq for SubJaxpr {}
 
 /// A traced sub-jaxpr with the values it captured (its leading operands).
-struct Traced {
-    jaxpr: SubJaxpr,
-    consts: Vec<Array>,
+pub(crate) struct Traced {
+    pub jaxpr: SubJaxpr,
+    pub consts: Vec<Array>,
 }
 
 /// Traces `f` on inputs of `avals`; captured values become leading invars.
-fn trace_sub(avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> Traced {
+pub(crate) fn trace_sub(avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> Traced {
     let closed = trace_to_jaxpr(avals, f);
     let mut j = closed.jaxpr;
     let mut invars = std::mem::take(&mut j.constvars);
@@ -285,7 +285,7 @@ pub fn uses_axis_name(prim: &dyn Primitive, name: &str) -> bool {
 
 /// Runs `j` under a fresh JVP trace: primal outputs and their tangents. `nz[i]` says
 /// whether input i has a tangent; `tangents` holds those tangents in order.
-fn jvp_eval(
+pub(crate) fn jvp_eval(
     j: &SubJaxpr,
     primals: &[Array],
     nz: &[bool],
@@ -360,7 +360,12 @@ fn transpose_eval(j: &SubJaxpr, lin: &[bool], res: &[Array], cts: &[Option<Array
 
 /// Runs `j` under a fresh batch trace on `args` (batched at 0 where `bat`).
 /// Returns the outputs (batched ones at 0) and which are batched.
-fn batch_eval(j: &SubJaxpr, args: &[Array], bat: &[bool], size: usize) -> (Vec<Array>, Vec<bool>) {
+pub(crate) fn batch_eval(
+    j: &SubJaxpr,
+    args: &[Array],
+    bat: &[bool],
+    size: usize,
+) -> (Vec<Array>, Vec<bool>) {
     let trace = BatchTrace::new(current_trace(), size, current_axis_name());
     let inputs: Vec<Array> = args
         .iter()
@@ -379,7 +384,7 @@ fn batch_eval(j: &SubJaxpr, args: &[Array], bat: &[bool], size: usize) -> (Vec<A
         .unzip()
 }
 
-fn batched_avals(avals: &[Aval], bat: &[bool], size: usize) -> Vec<Aval> {
+pub(crate) fn batched_avals(avals: &[Aval], bat: &[bool], size: usize) -> Vec<Aval> {
     avals
         .iter()
         .zip(bat)
@@ -397,7 +402,12 @@ fn batched_avals(avals: &[Aval], bat: &[bool], size: usize) -> Vec<Aval> {
 
 /// The batched version of `j` (inputs batched at 0 where `bat`); outputs with
 /// `force` are made batched. Returns it with which outputs are batched.
-fn batch_sub(j: &SubJaxpr, bat: &[bool], size: usize, force: &[bool]) -> (Traced, Vec<bool>) {
+pub(crate) fn batch_sub(
+    j: &SubJaxpr,
+    bat: &[bool],
+    size: usize,
+    force: &[bool],
+) -> (Traced, Vec<bool>) {
     let avals = batched_avals(&j.in_avals(), bat, size);
     let slot = Mutex::new(Vec::new());
     let t = trace_sub(&avals, |a| {
@@ -421,7 +431,7 @@ fn batch_sub(j: &SubJaxpr, bat: &[bool], size: usize, force: &[bool]) -> (Traced
 }
 
 /// `x` with its batch dim at 0 (`None` stays unbatched).
-fn to_front(x: &Array, d: Option<usize>) -> Array {
+pub(crate) fn to_front(x: &Array, d: Option<usize>) -> Array {
     match d {
         Some(d) => move_axis(x, d, 0),
         None => x.clone(),

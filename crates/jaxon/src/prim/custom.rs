@@ -17,16 +17,14 @@
 
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::jaxpr::trace_to_jaxpr;
 use crate::core::lower::lower_jaxpr_into;
 use crate::core::primitive::{BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult};
-use crate::core::trace::{bind_at, current_trace, set_current_trace};
+use crate::core::trace::{bind_at, current_trace};
 use crate::error::fail;
 use crate::lax;
 use crate::prim::control::SubJaxpr;
-use crate::transform::batching::{vmap_flat, BatchTrace};
-use crate::transform::jvp::JvpTrace;
-use crate::transform::rules::{instantiate, move_axis};
+use crate::transform::batching::vmap_flat;
+use crate::transform::rules::instantiate;
 use crate::tree::{Tree, TreeDef};
 use oxla::Value;
 use std::fmt;
@@ -37,127 +35,7 @@ use std::sync::{Arc, Mutex};
 
 // ---- sub-jaxpr helpers (shared with `transform::remat`) -----------------------------------
 
-/// A traced sub-jaxpr with the values it captured (its leading operands).
-pub(crate) struct Traced {
-    pub jaxpr: SubJaxpr,
-    pub consts: Vec<Array>,
-}
-
-/// Traces `f` on inputs of `avals`; captured values become leading invars.
-pub(crate) fn trace_sub(avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> Traced {
-    let closed = trace_to_jaxpr(avals, f);
-    let mut j = closed.jaxpr;
-    let mut invars = std::mem::take(&mut j.constvars);
-    invars.append(&mut j.invars);
-    j.invars = invars;
-    Traced {
-        jaxpr: SubJaxpr(Arc::new(j)),
-        consts: closed.consts,
-    }
-}
-
-/// Runs `j` under a fresh JVP trace; `nz[i]` says whether input i has a tangent
-/// (`tangents` holds those, in order).
-pub(crate) fn jvp_eval(
-    j: &SubJaxpr,
-    primals: &[Array],
-    nz: &[bool],
-    tangents: &[Array],
-) -> (Vec<Array>, Vec<Option<Array>>) {
-    let trace = JvpTrace::new(current_trace());
-    let mut ts = tangents.iter();
-    let inputs: Vec<Array> = primals
-        .iter()
-        .zip(nz)
-        .map(|(p, &n)| trace.pack(p.clone(), if n { ts.next().cloned() } else { None }))
-        .collect();
-    let outs = {
-        let _guard = set_current_trace(trace.clone());
-        j.call(&inputs)
-    };
-    outs.iter().map(|o| trace.unpack(o)).unzip()
-}
-
-/// Runs `j` under a fresh batch trace (inputs batched at 0 where `bat`); returns the
-/// outputs (batched ones at 0) and which are batched.
-pub(crate) fn batch_eval(
-    j: &SubJaxpr,
-    args: &[Array],
-    bat: &[bool],
-    size: usize,
-) -> (Vec<Array>, Vec<bool>) {
-    let trace = BatchTrace::new(current_trace(), size, None);
-    let inputs: Vec<Array> = args
-        .iter()
-        .zip(bat)
-        .map(|(a, &b)| trace.pack(a.clone(), b.then_some(0)))
-        .collect();
-    let outs = {
-        let _guard = set_current_trace(trace.clone());
-        j.call(&inputs)
-    };
-    outs.iter()
-        .map(|o| match trace.unpack(o) {
-            (v, Some(d)) => (move_axis(&v, d, 0), true),
-            (v, None) => (v, false),
-        })
-        .unzip()
-}
-
-/// Avals with a leading batch dim of `size` where `bat`.
-pub(crate) fn batched_avals(avals: &[Aval], bat: &[bool], size: usize) -> Vec<Aval> {
-    avals
-        .iter()
-        .zip(bat)
-        .map(|(a, &b)| {
-            if b {
-                let mut s = vec![size];
-                s.extend_from_slice(&a.shape);
-                a.with_shape(s)
-            } else {
-                a.clone()
-            }
-        })
-        .collect()
-}
-
-/// The batched version of `j` (inputs batched at 0 where `bat`); outputs with
-/// `force` are broadcast to batched. Returns it with which outputs are batched.
-pub(crate) fn batch_sub(
-    j: &SubJaxpr,
-    bat: &[bool],
-    size: usize,
-    force: &[bool],
-) -> (Traced, Vec<bool>) {
-    let avals = batched_avals(&j.in_avals(), bat, size);
-    let slot = Mutex::new(Vec::new());
-    let t = trace_sub(&avals, |a| {
-        let (outs, ob) = batch_eval(j, a, bat, size);
-        let outs = outs
-            .into_iter()
-            .zip(&ob)
-            .zip(force)
-            .map(|((o, &b), &f)| {
-                if f && !b {
-                    lax::broadcast(&o, &[size])
-                } else {
-                    o
-                }
-            })
-            .collect();
-        *slot.lock().expect("slot") = ob.iter().zip(force).map(|(b, f)| *b || *f).collect();
-        outs
-    });
-    (t, slot.into_inner().expect("slot"))
-}
-
-/// `x` with its batch dim at 0 (`None` stays unbatched).
-pub(crate) fn to_front(x: &Array, d: Option<usize>) -> Array {
-    match d {
-        Some(d) => move_axis(x, d, 0),
-        None => x.clone(),
-    }
-}
+pub(crate) use super::control::{batch_sub, jvp_eval, to_front, trace_sub, Traced};
 
 /// Whether the current trace executes eagerly (no transformation active).
 pub(crate) fn is_eval_trace() -> bool {
