@@ -8,12 +8,11 @@
 
 mod golden_support;
 
-use golden_support::{array, compare, load, Case, Tol};
+use golden_support::{array, compare, load, string_field, Case, Tol};
 use jaxon::lax;
 use jaxon::numpy as jnp;
 use jaxon::prelude::*;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A test function: positional arrays in, the output leaves out.
@@ -253,29 +252,10 @@ fn tolerance(_case: &Case) -> Tol {
     }
 }
 
-/// The transformation of each case (a field the shared loader does not read).
-fn transforms(file: &str) -> HashMap<String, String> {
-    let path = format!("{}/../../tests/golden/{}", env!("CARGO_MANIFEST_DIR"), file);
-    let root: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("valid JSON");
-    root["cases"]
-        .as_array()
-        .expect("cases")
-        .iter()
-        .map(|c| {
-            let name = c["name"].as_str().expect("name").to_string();
-            (
-                name,
-                c["transform"].as_str().expect("transform").to_string(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn control_flow_matches_jax() {
     let file = "control.json";
-    let kinds = transforms(file);
+    let kinds = string_field(file, "transform");
     let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
     let mut failures = vec![];
     // Panics are collected as failures below; keep their backtraces out of the log.

@@ -7,7 +7,7 @@
 
 mod golden_support;
 
-use golden_support::{array, compare, load, Case, Tol};
+use golden_support::{array, compare, load, string_field, Case, Tol};
 use jaxon::lax::Padding;
 use jaxon::numpy as jnp;
 use jaxon::prelude::*;
@@ -279,29 +279,10 @@ fn tolerance(_case: &Case, _transform: &str) -> Tol {
     }
 }
 
-/// The transformation of each case (a field the shared loader does not read).
-fn transforms(file: &str) -> HashMap<String, String> {
-    let path = format!("{}/../../tests/golden/{}", env!("CARGO_MANIFEST_DIR"), file);
-    let root: Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("valid JSON");
-    root["cases"]
-        .as_array()
-        .expect("cases")
-        .iter()
-        .map(|c| {
-            let name = c["name"].as_str().expect("name").to_string();
-            (
-                name,
-                c["transform"].as_str().expect("transform").to_string(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn transforms_match_jax() {
     let file = "transforms.json";
-    let kinds = transforms(file);
+    let kinds = string_field(file, "transform");
     let known: HashMap<&str, &str> = KNOWN_DIFFERENCES.iter().copied().collect();
     let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
     let mut failures = vec![];

@@ -10,7 +10,7 @@ use crate::core::trace::bind1;
 use crate::lax;
 use crate::prim::reduce::ReduceKind;
 use crate::transform::batching::{axis_names, axis_size};
-use crate::transform::rules::{bdim_to_front, move_axis};
+use crate::transform::rules::{bdim_to_front, linear_jvp, move_axis};
 use oxla::{DType, Value};
 
 /// The reduction a reducing collective applies across the named axis.
@@ -229,11 +229,7 @@ impl Primitive for AllGather {
     }
 
     fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
-        let ans = bind1(self.clone(), primals);
-        let t = tangents[0]
-            .as_ref()
-            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
-        Ok((vec![ans], vec![t]))
+        linear_jvp(self.clone(), primals, tangents)
     }
 
     fn transpose(&self, cts: &[Option<Array>], _args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {

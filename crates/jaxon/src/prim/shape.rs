@@ -11,7 +11,7 @@ use crate::core::primitive::{
     tuple_text, BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult,
 };
 use crate::core::trace::bind1;
-use crate::transform::rules::{bdim_to_front, instantiate, move_axis};
+use crate::transform::rules::{bdim_to_front, instantiate, linear_jvp, move_axis};
 use oxla::{DType, Op, Shape, Value};
 
 fn one(inputs: &[Aval]) -> Result<&Aval, String> {
@@ -32,11 +32,7 @@ pub struct BroadcastInDim {
 
 impl Primitive for BroadcastInDim {
     fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
-        let ans = bind1(self.clone(), primals);
-        let t = tangents[0]
-            .as_ref()
-            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
-        Ok((vec![ans], vec![t]))
+        linear_jvp(self.clone(), primals, tangents)
     }
 
     fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
@@ -175,11 +171,7 @@ pub struct Reshape {
 
 impl Primitive for Reshape {
     fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
-        let ans = bind1(self.clone(), primals);
-        let t = tangents[0]
-            .as_ref()
-            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
-        Ok((vec![ans], vec![t]))
+        linear_jvp(self.clone(), primals, tangents)
     }
 
     fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
@@ -248,11 +240,7 @@ pub struct Squeeze {
 
 impl Primitive for Squeeze {
     fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
-        let ans = bind1(self.clone(), primals);
-        let t = tangents[0]
-            .as_ref()
-            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
-        Ok((vec![ans], vec![t]))
+        linear_jvp(self.clone(), primals, tangents)
     }
 
     fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
@@ -334,11 +322,7 @@ pub(crate) fn check_permutation(perm: &[usize], rank: usize) -> Result<(), Strin
 
 impl Primitive for Transpose {
     fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
-        let ans = bind1(self.clone(), primals);
-        let t = tangents[0]
-            .as_ref()
-            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
-        Ok((vec![ans], vec![t]))
+        linear_jvp(self.clone(), primals, tangents)
     }
 
     fn transpose(&self, cts: &[Option<Array>], _args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
@@ -398,11 +382,7 @@ pub struct Rev {
 
 impl Primitive for Rev {
     fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
-        let ans = bind1(self.clone(), primals);
-        let t = tangents[0]
-            .as_ref()
-            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
-        Ok((vec![ans], vec![t]))
+        linear_jvp(self.clone(), primals, tangents)
     }
 
     fn transpose(&self, cts: &[Option<Array>], _args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {
@@ -470,11 +450,7 @@ pub struct Slice {
 
 impl Primitive for Slice {
     fn jvp(&self, primals: &[Array], tangents: &[Option<Array>]) -> RuleResult<JvpOut> {
-        let ans = bind1(self.clone(), primals);
-        let t = tangents[0]
-            .as_ref()
-            .map(|t| bind1(self.clone(), std::slice::from_ref(t)));
-        Ok((vec![ans], vec![t]))
+        linear_jvp(self.clone(), primals, tangents)
     }
 
     fn transpose(&self, cts: &[Option<Array>], args: &[LinArg]) -> RuleResult<Vec<Option<Array>>> {

@@ -124,3 +124,18 @@ pub fn batch_elementwise(
     let n = outs.len();
     Ok((outs, vec![Some(0); n]))
 }
+
+/// The JVP of a primitive that is linear in its single operand: the same primitive
+/// applied to the primal and to the tangent.
+pub fn linear_jvp(
+    prim: impl crate::core::primitive::Primitive + Clone,
+    primals: &[Array],
+    tangents: &[Option<Array>],
+) -> crate::core::primitive::RuleResult<crate::core::primitive::JvpOut> {
+    use crate::core::trace::bind1;
+    let ans = bind1(prim.clone(), primals);
+    let t = tangents[0]
+        .as_ref()
+        .map(|t| bind1(prim, std::slice::from_ref(t)));
+    Ok((vec![ans], vec![t]))
+}

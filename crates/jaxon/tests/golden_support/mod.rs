@@ -258,3 +258,20 @@ pub fn compare(got: &Array, want: &Value, tol: Option<Tol>, check_weak: bool) ->
             .join("; ")
     ))
 }
+
+/// A string field of every case of a fixture file, by case name (for fields the
+/// shared loader does not read, such as `"transform"`).
+pub fn string_field(file: &str, field: &str) -> std::collections::HashMap<String, String> {
+    let path = format!("{}/../../tests/golden/{}", env!("CARGO_MANIFEST_DIR"), file);
+    let root: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("valid JSON");
+    root["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| {
+            let name = c["name"].as_str().expect("name").to_string();
+            (name, c[field].as_str().expect(field).to_string())
+        })
+        .collect()
+}
