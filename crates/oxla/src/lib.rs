@@ -20,8 +20,8 @@ pub use error::Error;
 pub use hlo::builder::Builder;
 pub use hlo::cost::{cost_analysis, Cost};
 pub use hlo::ir::{
-    BinaryOp, CmpDir, CompId, Computation, ConvDims, DotDims, GatherDims, Instr, Module, Op,
-    ScatterDims, UnaryOp, Value,
+    BinaryOp, CmpDir, CompId, Computation, ConvDims, DotDims, FusionKind, GatherDims, Instr,
+    Module, Op, ScatterDims, UnaryOp, Value,
 };
 pub use literal::{Data, Literal, NativeType};
 pub use runtime::{default_client, Buffer, Client, Device, Executable};

@@ -100,7 +100,7 @@ fn add_computation(module: &Module, id: CompId, cost: &mut Cost, depth: usize) {
         // bodies run at least once).
         if matches!(
             instr.op,
-            Op::While { .. } | Op::Conditional { .. } | Op::Call { .. }
+            Op::While { .. } | Op::Conditional { .. } | Op::Call { .. } | Op::Fusion { .. }
         ) && depth < 16
         {
             for r in instr.op.regions() {

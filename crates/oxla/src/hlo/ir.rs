@@ -284,6 +284,26 @@ pub struct ConvDims {
     pub output_spatial: Vec<usize>,
 }
 
+/// What kind of kernel a [`Op::Fusion`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FusionKind {
+    /// One loop over the output elements: elementwise ops, broadcasts, reshapes,
+    /// transposes, converts, selects, iota, slices, concatenates, pads, ...
+    Loop,
+    /// Reductions (possibly several siblings, multi-output) over the same dims, with
+    /// their elementwise producers fused into the reads of the reduced operands.
+    Input,
+}
+
+impl FusionKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FusionKind::Loop => "kLoop",
+            FusionKind::Input => "kInput",
+        }
+    }
+}
+
 /// Operations. Operand lists are described per variant as `(a, b, ...)`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
@@ -398,6 +418,9 @@ pub enum Op {
     },
     /// `(args...)`: call `comp`.
     Call { comp: CompId },
+    /// `(args...)`: a fusion made by the fusion pass: `comp` (the fused computation)
+    /// runs as one kernel. Semantically a [`Op::Call`].
+    Fusion { comp: CompId, kind: FusionKind },
     /// `(init...)`: `while cond(state) { state = body(state) }`; results = final state.
     While { cond: CompId, body: CompId },
     /// `(index, args...)`: index is an i32 scalar (clamped into range) or a bool
@@ -444,6 +467,7 @@ impl Op {
             Op::Convolution { .. } => "convolution",
             Op::ReducePrecision { .. } => "reduce_precision",
             Op::Call { .. } => "call",
+            Op::Fusion { .. } => "fusion",
             Op::While { .. } => "while",
             Op::Conditional { .. } => "conditional",
             Op::HostCallback { .. } => "host_callback",
@@ -463,7 +487,7 @@ impl Op {
             | Op::Reduce { body, .. }
             | Op::ReduceWindow { body, .. }
             | Op::Sort { body, .. } => vec![*body],
-            Op::Call { comp } => vec![*comp],
+            Op::Call { comp } | Op::Fusion { comp, .. } => vec![*comp],
             Op::While { cond, body } => vec![*cond, *body],
             Op::Conditional { branches } => branches.clone(),
             _ => vec![],

@@ -361,6 +361,10 @@ fn attributes(module: &Module, comp: &Computation, instr: &Instr) -> Vec<String>
             a.push(format!("mantissa_bits={mantissa_bits}"));
         }
         Op::Call { comp } => a.push(format!("to_apply={}", name(comp))),
+        Op::Fusion { comp, kind } => {
+            a.push(format!("kind={}", kind.name()));
+            a.push(format!("calls={}", name(comp)));
+        }
         Op::While { cond, body } => {
             a.push(format!("condition={}", name(cond)));
             a.push(format!("body={}", name(body)));

@@ -414,7 +414,7 @@ fn infer(op: &Op, xs: &[&Shape], params: &[Shape], comps: &[Computation]) -> R<V
             }
             one(xs[0].clone())
         }
-        Op::Call { comp } => {
+        Op::Call { comp } | Op::Fusion { comp, .. } => {
             let args: Vec<Shape> = xs.iter().map(|&s| s.clone()).collect();
             let c = check_region(comps, *comp, &args, None)?;
             Ok(c.result_shapes())

@@ -156,7 +156,7 @@ impl Interp<'_> {
                 exponent_bits,
                 mantissa_bits,
             } => one(ew::reduce_precision(x[0], *exponent_bits, *mantissa_bits)),
-            Op::Call { comp } => self.call(*comp, &owned(x)),
+            Op::Call { comp } | Op::Fusion { comp, .. } => self.call(*comp, &owned(x)),
             Op::While { cond, body } => {
                 let mut state = owned(x);
                 while self.predicate(*cond, &state)? {
