@@ -8,10 +8,12 @@
 //! oxla knows nothing of tracing: its input is a [`Module`].
 
 pub mod backend;
+pub mod codegen;
 mod dtype;
 mod error;
 pub mod hlo;
 mod literal;
+pub mod passes;
 pub mod runtime;
 mod shape;
 

@@ -316,6 +316,16 @@ impl Data {
         })
     }
 
+    /// Address of the first element (for backends that run native code on it).
+    pub fn as_ptr(&self) -> *const u8 {
+        with_data!(self, v => v.as_ptr() as *const u8)
+    }
+
+    /// Mutable address of the first element (for backends writing results).
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        with_data!(self, v => v.as_mut_ptr() as *mut u8)
+    }
+
     /// Raw little-endian bytes of the elements (bool as 0/1 bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len() * self.dtype().size_bytes());
@@ -440,6 +450,11 @@ impl Literal {
 
     pub fn data(&self) -> &Data {
         &self.data
+    }
+
+    /// The elements, mutably (the shape cannot change).
+    pub fn data_mut(&mut self) -> &mut Data {
+        &mut self.data
     }
 
     pub fn into_data(self) -> Data {

@@ -1,3 +1,4 @@
 //! Backends: code generators and runtimes for each kind of device.
 
+pub mod cpu;
 pub mod interp;

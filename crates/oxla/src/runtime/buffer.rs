@@ -23,6 +23,20 @@ impl Buffer {
         }
     }
 
+    /// A buffer sharing an existing host literal.
+    pub fn from_shared(literal: Arc<Literal>, device: usize) -> Buffer {
+        Buffer {
+            literal,
+            device,
+            deleted: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The shared host literal (no copy).
+    pub fn shared_literal(&self) -> Arc<Literal> {
+        self.literal.clone()
+    }
+
     /// Marks the buffer (and every clone of it) as deleted, e.g. after donation.
     pub fn delete(&self) {
         self.deleted.store(true, Ordering::Release);

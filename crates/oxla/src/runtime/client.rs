@@ -41,6 +41,17 @@ impl Client {
         }
     }
 
+    /// A client for the LLVM CPU backend (one host device).
+    pub fn cpu() -> Client {
+        Client {
+            backend: Arc::new(crate::backend::cpu::CpuBackend),
+            devices: vec![Device {
+                id: 0,
+                kind: "cpu".to_string(),
+            }],
+        }
+    }
+
     pub fn platform_name(&self) -> &'static str {
         self.backend.name()
     }
@@ -62,8 +73,12 @@ impl Client {
     }
 }
 
-/// The process-wide default client (the interpreter until faster backends land).
+/// The process-wide default client: the LLVM CPU backend, or the interpreter when
+/// the environment variable `OXLA_BACKEND=interpreter` is set.
 pub fn default_client() -> &'static Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(Client::interpreter)
+    CLIENT.get_or_init(|| match std::env::var("OXLA_BACKEND").as_deref() {
+        Ok("interpreter") => Client::interpreter(),
+        _ => Client::cpu(),
+    })
 }

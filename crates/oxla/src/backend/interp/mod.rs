@@ -6,7 +6,7 @@
 //! top_k), `dot_conv`; control flow and region calls live here.
 
 mod dot_conv;
-mod elementwise;
+pub(crate) mod elementwise;
 mod gather_scatter;
 mod math;
 mod reduce;
@@ -46,7 +46,11 @@ pub(crate) struct Interp<'m> {
     module: &'m Module,
 }
 
-impl Interp<'_> {
+impl<'m> Interp<'m> {
+    pub(crate) fn new(module: &'m Module) -> Self {
+        Interp { module }
+    }
+
     /// Runs computation `id` on `args` (already checked against its parameters).
     pub(crate) fn call(&self, id: CompId, args: &[Literal]) -> R<Vec<Literal>> {
         let comp = self.module.computation(id);
@@ -75,7 +79,13 @@ impl Interp<'_> {
             .collect())
     }
 
-    fn eval(&self, op: &Op, x: &[&Literal], args: &[Literal], shapes: &[Shape]) -> R<Vec<Literal>> {
+    pub(crate) fn eval(
+        &self,
+        op: &Op,
+        x: &[&Literal],
+        args: &[Literal],
+        shapes: &[Shape],
+    ) -> R<Vec<Literal>> {
         use elementwise as ew;
         use structural as st;
         // Every op but a host callback has a result; that one may have none.

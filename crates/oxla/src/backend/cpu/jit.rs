@@ -1,0 +1,151 @@
+//! Owning LLVM JIT code: an LLVM context, the MCJIT engine holding the machine code,
+//! and the addresses of the kernels.
+
+use crate::codegen::helpers;
+use inkwell::context::Context;
+use inkwell::execution_engine::ExecutionEngine;
+use inkwell::module::Module as LlvmModule;
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine};
+use inkwell::OptimizationLevel;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// The kernel ABI: `(bufs, start, end)`.
+pub type KernelFn = unsafe extern "C" fn(*const *mut u8, i64, i64);
+
+/// Machine code of one executable. Dropping it frees the code.
+pub struct JitCode {
+    // Field order matters: the engine must go before the context it borrows.
+    engine: Option<ExecutionEngine<'static>>,
+    context: *mut Context,
+    pub kernels: HashMap<String, KernelFn>,
+}
+
+// SAFETY: after construction the engine and context are never used again except
+// to be dropped (from whichever thread drops the last reference); the kernels are
+// plain machine code that is safe to call from any thread concurrently.
+unsafe impl Send for JitCode {}
+// SAFETY: see `Send`: shared access only reads the `kernels` map.
+unsafe impl Sync for JitCode {}
+
+impl Drop for JitCode {
+    fn drop(&mut self) {
+        self.engine.take();
+        // SAFETY: `context` came from `Box::into_raw` in `JitCode::build` and the
+        // engine, the only borrower, was dropped above.
+        unsafe { drop(Box::from_raw(self.context)) };
+    }
+}
+
+/// The host target machine, created once.
+pub fn host_machine() -> &'static TargetMachineCell {
+    static TM: OnceLock<TargetMachineCell> = OnceLock::new();
+    TM.get_or_init(|| {
+        Target::initialize_native(&InitializationConfig::default()).expect("LLVM native target");
+        let triple = TargetMachine::get_default_triple();
+        let target = Target::from_triple(&triple).expect("host target");
+        let cpu = TargetMachine::get_host_cpu_name().to_string();
+        let features = TargetMachine::get_host_cpu_features().to_string();
+        let tm = target
+            .create_target_machine(
+                &triple,
+                &cpu,
+                &features,
+                OptimizationLevel::Aggressive,
+                RelocMode::Default,
+                CodeModel::JITDefault,
+            )
+            .expect("host target machine");
+        TargetMachineCell { tm, cpu, features }
+    })
+}
+
+/// The host target machine with its CPU name and features.
+pub struct TargetMachineCell {
+    pub tm: TargetMachine,
+    pub cpu: String,
+    pub features: String,
+}
+
+// SAFETY: LLVM's TargetMachine is immutable after creation; we only use it to read
+// its data layout/triple and to drive pass pipelines, which LLVM allows from
+// several threads.
+unsafe impl Send for TargetMachineCell {}
+// SAFETY: see `Send`.
+unsafe impl Sync for TargetMachineCell {}
+
+impl JitCode {
+    /// Builds machine code: `emit` fills an LLVM module and returns the names of
+    /// the kernel functions to look up.
+    pub fn build(
+        emit: impl for<'ctx> FnOnce(&'ctx Context, &LlvmModule<'ctx>) -> Result<Vec<String>, String>,
+    ) -> Result<JitCode, String> {
+        let context: *mut Context = Box::into_raw(Box::new(Context::create()));
+        let mut code = JitCode {
+            engine: None,
+            context,
+            kernels: HashMap::new(),
+        };
+        // SAFETY: the context lives until `code` is dropped, after the engine.
+        let cx: &'static Context = unsafe { &*context };
+        let module = cx.create_module("oxla");
+        let host = host_machine();
+        module.set_triple(&host.tm.get_triple());
+        module.set_data_layout(&host.tm.get_target_data().get_data_layout());
+        let names = emit(cx, &module)?;
+        let cpu_attr = cx.create_string_attribute("target-cpu", &host.cpu);
+        let feat_attr = cx.create_string_attribute("target-features", &host.features);
+        for f in module.get_functions() {
+            if f.count_basic_blocks() > 0 {
+                f.add_attribute(inkwell::attributes::AttributeLoc::Function, cpu_attr);
+                f.add_attribute(inkwell::attributes::AttributeLoc::Function, feat_attr);
+            }
+        }
+        module
+            .verify()
+            .map_err(|e| format!("invalid LLVM IR: {}", e.to_string()))?;
+        if std::env::var_os("OXLA_DUMP_LLVM").is_some() {
+            eprintln!("{}", module.print_to_string().to_string());
+        }
+        module
+            .run_passes("default<O2>", &host.tm, PassBuilderOptions::create())
+            .map_err(|e| format!("LLVM passes: {}", e.to_string()))?;
+        let engine = module
+            .create_jit_execution_engine(OptimizationLevel::Default)
+            .map_err(|e| format!("LLVM JIT: {}", e.to_string()))?;
+        for (name, addr) in [
+            (
+                "oxla_unary_bits",
+                helpers::oxla_unary_bits as *const () as usize,
+            ),
+            (
+                "oxla_binary_bits",
+                helpers::oxla_binary_bits as *const () as usize,
+            ),
+            (
+                "oxla_reduce_precision_bits",
+                helpers::oxla_reduce_precision_bits as *const () as usize,
+            ),
+            (
+                "oxla_convert_bits",
+                helpers::oxla_convert_bits as *const () as usize,
+            ),
+        ] {
+            if let Some(f) = module.get_function(name) {
+                engine.add_global_mapping(&f, addr);
+            }
+        }
+        for name in names {
+            let addr = engine
+                .get_function_address(&name)
+                .map_err(|e| format!("LLVM JIT lookup {name}: {e:?}"))?;
+            // SAFETY: `addr` is the entry of a function we emitted with the kernel
+            // ABI signature.
+            let f: KernelFn = unsafe { std::mem::transmute::<usize, KernelFn>(addr) };
+            code.kernels.insert(name, f);
+        }
+        code.engine = Some(engine);
+        Ok(code)
+    }
+}

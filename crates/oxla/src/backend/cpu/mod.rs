@@ -1,0 +1,288 @@
+//! The CPU backend: fusion, LLVM code generation for the host CPU, and a host-side
+//! runtime that runs each computation as a sequence of steps (thunks): compiled
+//! kernels, GEMM calls, control flow calling nested step lists, and the
+//! interpreter's own code for the ops without a native implementation yet.
+
+mod dot;
+mod jit;
+mod kernel;
+
+use crate::backend::interp::Interp;
+use crate::codegen::elemental::Elemental;
+use crate::hlo::ir::*;
+use crate::runtime::{Backend, Buffer, CompiledProgram};
+use crate::{Error, Literal};
+use jit::{JitCode, KernelFn};
+use std::sync::Arc;
+
+/// The LLVM CPU backend.
+pub struct CpuBackend;
+
+/// How one instruction runs.
+enum Step {
+    Param(usize),
+    Const(Arc<Literal>),
+    Kernel {
+        f: KernelFn,
+        elements: usize,
+        work: usize,
+    },
+    Dot(dot::DotPlan),
+    While {
+        cond: CompId,
+        body: CompId,
+    },
+    Conditional {
+        branches: Vec<CompId>,
+    },
+    Call {
+        comp: CompId,
+    },
+    /// Runs through the interpreter's implementation of the op.
+    Interp,
+}
+
+struct CpuProgram {
+    module: Arc<Module>,
+    /// Steps per computation (empty for computations that are never run as steps).
+    steps: Vec<Vec<Step>>,
+    _code: Arc<JitCode>,
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn compile(&self, module: &Module) -> Result<Arc<dyn CompiledProgram>, Error> {
+        compile(module).map(|p| Arc::new(p) as Arc<dyn CompiledProgram>)
+    }
+}
+
+/// Computations run as step lists: the entry and control-flow bodies, recursively.
+fn step_computations(module: &Module) -> Vec<bool> {
+    let mut run = vec![false; module.computations.len()];
+    let mut stack = vec![module.entry];
+    while let Some(c) = stack.pop() {
+        if std::mem::replace(&mut run[c.0], true) {
+            continue;
+        }
+        for i in &module.computation(c).instrs {
+            match &i.op {
+                Op::While { cond, body } => stack.extend([*cond, *body]),
+                Op::Conditional { branches } => stack.extend(branches.iter().copied()),
+                Op::Call { comp } => stack.push(*comp),
+                _ => {}
+            }
+        }
+    }
+    run
+}
+
+fn compile(module: &Module) -> Result<CpuProgram, Error> {
+    let mut module = module.clone();
+    crate::passes::fusion::fuse_module(&mut module)?;
+    crate::hlo::verify::verify_module(&module).map_err(Error::InvalidModule)?;
+    let run = step_computations(&module);
+    // Kernels to generate: (name, fused computation id, kind).
+    let mut wanted: Vec<(String, CompId, FusionKind)> = Vec::new();
+    for (c, comp) in module.computations.iter().enumerate() {
+        if !run[c] {
+            continue;
+        }
+        for instr in &comp.instrs {
+            if let Op::Fusion { comp: fc, kind } = instr.op {
+                wanted.push((format!("k{}", fc.0), fc, kind));
+            }
+        }
+    }
+    let hlo = &module;
+    let mut infos: Vec<kernel::KernelInfo> = Vec::new();
+    let code = JitCode::build(|cx, llvm| {
+        let builder = cx.create_builder();
+        let mut el = Elemental::new(cx, llvm, &builder, hlo);
+        let mut names = Vec::new();
+        for (name, fc, kind) in &wanted {
+            let comp = hlo.computation(*fc);
+            let info = match kind {
+                FusionKind::Loop => kernel::emit_loop_kernel(&mut el, name, comp),
+                FusionKind::Input => kernel::emit_reduce_kernel(&mut el, name, comp),
+            }
+            .map_err(|e| format!("kernel {name}: {e}"))?;
+            names.push(name.clone());
+            infos.push(info);
+        }
+        Ok(names)
+    })
+    .map_err(Error::Runtime)?;
+    let mut steps: Vec<Vec<Step>> = Vec::with_capacity(module.computations.len());
+    let mut info_iter = infos.iter();
+    for (c, comp) in module.computations.iter().enumerate() {
+        if !run[c] {
+            steps.push(Vec::new());
+            continue;
+        }
+        let mut list = Vec::with_capacity(comp.instrs.len());
+        for instr in &comp.instrs {
+            let step = match &instr.op {
+                Op::Parameter { index } => Step::Param(*index),
+                Op::Constant(lit) => Step::Const(Arc::new(lit.clone())),
+                Op::Fusion { .. } => {
+                    let info = info_iter.next().expect("one kernel per fusion");
+                    Step::Kernel {
+                        f: code.kernels[&info.name],
+                        elements: info.elements,
+                        work: info.work_per_element,
+                    }
+                }
+                Op::DotGeneral { .. } => match dot::DotPlan::new(comp, instr) {
+                    Some(plan) => Step::Dot(plan),
+                    None => Step::Interp,
+                },
+                Op::While { cond, body } => Step::While {
+                    cond: *cond,
+                    body: *body,
+                },
+                Op::Conditional { branches } => Step::Conditional {
+                    branches: branches.clone(),
+                },
+                Op::Call { comp } => Step::Call { comp: *comp },
+                _ => Step::Interp,
+            };
+            list.push(step);
+        }
+        steps.push(list);
+    }
+    Ok(CpuProgram {
+        module: Arc::new(module),
+        steps,
+        _code: Arc::new(code),
+    })
+}
+
+/// Raw buffer addresses handed to a kernel running on several threads.
+struct Pointers(Vec<*mut u8>);
+// SAFETY: the kernel only reads inputs and writes disjoint output ranges per chunk;
+// the buffers outlive the parallel region.
+unsafe impl Sync for Pointers {}
+// SAFETY: see `Sync`.
+unsafe impl Send for Pointers {}
+
+/// Work (elements × per-element cost) above which a kernel is split across threads.
+const PARALLEL_WORK: usize = 1 << 16;
+
+fn run_kernel(f: KernelFn, ptrs: &Pointers, elements: usize, work: usize) {
+    let threads = rayon::current_num_threads();
+    let total = elements.saturating_mul(work.max(1));
+    if threads <= 1 || total < PARALLEL_WORK || elements < 2 {
+        // SAFETY: `ptrs` holds the kernel's parameter and output buffers, each
+        // with the element count of its static shape; [0, elements) is in range.
+        unsafe { f(ptrs.0.as_ptr(), 0, elements as i64) };
+        return;
+    }
+    let chunks = (threads * 4).min(elements);
+    let per = elements.div_ceil(chunks);
+    use rayon::prelude::*;
+    (0..chunks).into_par_iter().for_each(|c| {
+        let start = c * per;
+        let end = ((c + 1) * per).min(elements);
+        if start < end {
+            // SAFETY: as above; chunks write disjoint output ranges.
+            unsafe { f(ptrs.0.as_ptr(), start as i64, end as i64) };
+        }
+    });
+}
+
+impl CpuProgram {
+    fn run_computation(
+        &self,
+        id: CompId,
+        args: &[Arc<Literal>],
+    ) -> Result<Vec<Arc<Literal>>, String> {
+        let comp = self.module.computation(id);
+        let steps = &self.steps[id.0];
+        let mut values: Vec<Vec<Arc<Literal>>> = Vec::with_capacity(comp.instrs.len());
+        for (i, instr) in comp.instrs.iter().enumerate() {
+            let operands: Vec<&Arc<Literal>> = instr
+                .operands
+                .iter()
+                .map(|v| &values[v.instr][v.index])
+                .collect();
+            let out = self
+                .run_step(&steps[i], instr, &operands, args)
+                .map_err(|e| format!("{} %{i} ({}): {e}", comp.name, instr.op.name()))?;
+            values.push(out);
+        }
+        Ok(comp
+            .results
+            .iter()
+            .map(|v| values[v.instr][v.index].clone())
+            .collect())
+    }
+
+    fn run_step(
+        &self,
+        step: &Step,
+        instr: &Instr,
+        x: &[&Arc<Literal>],
+        args: &[Arc<Literal>],
+    ) -> Result<Vec<Arc<Literal>>, String> {
+        match step {
+            Step::Param(index) => Ok(vec![args[*index].clone()]),
+            Step::Const(lit) => Ok(vec![lit.clone()]),
+            Step::Kernel { f, elements, work } => {
+                let mut outs: Vec<Literal> = instr
+                    .shapes
+                    .iter()
+                    .map(|s| Literal::zeros(s.clone()))
+                    .collect();
+                let mut ptrs: Vec<*mut u8> =
+                    x.iter().map(|l| l.data().as_ptr() as *mut u8).collect();
+                ptrs.extend(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
+                run_kernel(*f, &Pointers(ptrs), *elements, *work);
+                Ok(outs.into_iter().map(Arc::new).collect())
+            }
+            Step::Dot(plan) => Ok(vec![Arc::new(plan.run(x[0], x[1], &instr.shapes[0]))]),
+            Step::While { cond, body } => {
+                let mut state: Vec<Arc<Literal>> = x.iter().map(|&l| l.clone()).collect();
+                loop {
+                    let p = self.run_computation(*cond, &state)?;
+                    let go = p[0]
+                        .as_slice::<bool>()
+                        .ok_or("while predicate is not bool")?[0];
+                    if !go {
+                        return Ok(state);
+                    }
+                    state = self.run_computation(*body, &state)?;
+                }
+            }
+            Step::Conditional { branches } => {
+                let last = branches.len() as i128 - 1;
+                // An out-of-range index runs the last branch (XLA clamps).
+                let i = x[0].data().get_i128(0).clamp(0, last) as usize;
+                let rest: Vec<Arc<Literal>> = x[1..].iter().map(|&l| l.clone()).collect();
+                self.run_computation(branches[i], &rest)
+            }
+            Step::Call { comp } => {
+                let all: Vec<Arc<Literal>> = x.iter().map(|&l| l.clone()).collect();
+                self.run_computation(*comp, &all)
+            }
+            Step::Interp => {
+                let interp = Interp::new(&self.module);
+                let refs: Vec<&Literal> = x.iter().map(|l| l.as_ref()).collect();
+                let out = interp.eval(&instr.op, &refs, &[], &instr.shapes)?;
+                Ok(out.into_iter().map(Arc::new).collect())
+            }
+        }
+    }
+}
+
+impl CompiledProgram for CpuProgram {
+    fn run(&self, args: &[&Buffer]) -> Result<Vec<Buffer>, Error> {
+        let args: Vec<Arc<Literal>> = args.iter().map(|b| b.shared_literal()).collect();
+        let out = self
+            .run_computation(self.module.entry, &args)
+            .map_err(Error::Runtime)?;
+        Ok(out.into_iter().map(|l| Buffer::from_shared(l, 0)).collect())
+    }
+}

@@ -1,0 +1,3 @@
+//! HLO passes.
+
+pub mod fusion;
