@@ -12,6 +12,7 @@ mod dtype;
 mod error;
 pub mod hlo;
 mod literal;
+pub mod passes;
 pub mod runtime;
 mod shape;
 
