@@ -279,9 +279,9 @@ enum Known {
     FloatOne,
 }
 
-/// Whether `v` is a splat of the value `k`.
-fn is(r: &Rewriter, v: Value, k: Known) -> bool {
-    let Some(s) = splat(r, v) else {
+/// Whether `s` (a splat scalar, if known) is the value `k`.
+fn is(s: Option<&Literal>, k: Known) -> bool {
+    let Some(s) = s else {
         return false;
     };
     let t = s.dtype();
@@ -315,7 +315,9 @@ fn binary(r: &Rewriter, b: BinaryOp, x: Value, y: Value) -> Option<Value> {
     let exact = t.is_int() || t.is_bool();
     let int = t.is_int();
     let float = t.is_float();
-    let isk = |v, k| is(r, v, k);
+    // Each operand's splat value is computed once (large constants are scanned).
+    let (sx, sy) = (splat(r, x), splat(r, y));
+    let isk = |v: Value, k| is(if v == x { sx.as_ref() } else { sy.as_ref() }, k);
     match b {
         Add if int && isk(y, IntZero) => Some(x),
         Add if int && isk(x, IntZero) => Some(y),
