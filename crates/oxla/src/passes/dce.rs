@@ -3,6 +3,8 @@
 //!
 //! Kept even when unused: instructions with a side effect (directly or through a
 //! region) and parameters (harmless, and backends may expect one per parameter).
+//! An effect-free while loop whose results are unused is removed like anything
+//! else, even if it would not have ended.
 
 use super::rewrite::Rewriter;
 use super::rewrite::{effectful_computations, has_effect, remove_unreachable_computations};
