@@ -8,6 +8,7 @@
 //! oxla knows nothing of tracing: its input is a [`Module`].
 
 pub mod backend;
+pub mod codegen;
 mod dtype;
 mod error;
 pub mod hlo;

@@ -1,0 +1,3 @@
+//! LLVM code generation shared by the native backends.
+
+pub mod math;
