@@ -16,6 +16,9 @@
 //! functions (pow, atan2, inverse trig and hyperbolics, lgamma, digamma) are
 //! computed in f64 and rounded once, which makes them nearly correctly rounded.
 
+// Fitted coefficients are kept exactly as printed by the fit.
+#![allow(clippy::excessive_precision, clippy::approx_constant)]
+
 use crate::hlo::ir::UnaryOp;
 use inkwell::builder::{Builder, BuilderError};
 use inkwell::context::Context;
@@ -90,7 +93,8 @@ pub fn emit_unary<'ctx>(
         Atanh => e.via_f64(x, |w, x| w.atanh(x)),
         Logistic => e.logistic(x),
         Erf => e.erf(x),
-        Erfc => e.erfc(x),
+        // f32 erfc in f32 reaches ~5 ULP (the exp of -z² + P); f64 keeps it at 1.
+        Erfc => e.via_f64(x, |w, x| w.erfc(x)),
         ErfInv => e.erf_inv(x),
         Lgamma => e.via_f64(x, |w, x| w.lgamma(x)),
         Digamma => e.via_f64(x, |w, x| w.digamma(x)),
@@ -375,7 +379,7 @@ impl<'c, 'ctx> E<'c, 'ctx> {
             .into_int_value())
     }
 
-    fn from_bits(&self, i: IntValue<'ctx>) -> R<FloatValue<'ctx>> {
+    fn float_of_bits(&self, i: IntValue<'ctx>) -> R<FloatValue<'ctx>> {
         Ok(self
             .b
             .build_bit_cast(i, self.ft, "")
@@ -405,11 +409,11 @@ impl<'c, 'ctx> E<'c, 'ctx> {
             .map_err(be)
     }
 
-    fn to_int(&self, x: FloatValue<'ctx>) -> R<IntValue<'ctx>> {
+    fn fptosi(&self, x: FloatValue<'ctx>) -> R<IntValue<'ctx>> {
         self.b.build_float_to_signed_int(x, self.it, "").map_err(be)
     }
 
-    fn to_float(&self, i: IntValue<'ctx>) -> R<FloatValue<'ctx>> {
+    fn sitofp(&self, i: IntValue<'ctx>) -> R<FloatValue<'ctx>> {
         self.b.build_signed_int_to_float(i, self.ft, "").map_err(be)
     }
 
@@ -433,14 +437,14 @@ impl<'c, 'ctx> E<'c, 'ctx> {
     /// 2^k for an integer k in the normal exponent range.
     fn pow2i(&self, k: IntValue<'ctx>) -> R<FloatValue<'ctx>> {
         let e = self.iadd(k, self.ci(self.bias()))?;
-        self.from_bits(self.shl(e, self.mant_bits() as i64)?)
+        self.float_of_bits(self.shl(e, self.mant_bits() as i64)?)
     }
 
     /// p·2^n for an integral float n with |n| up to about 2·(max exponent): two
     /// factors keep each power of two normal, and only the last product rounds, so
     /// subnormal results round once.
     fn scale(&self, p: FloatValue<'ctx>, n: FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
-        let k = self.to_int(n)?;
+        let k = self.fptosi(n)?;
         let k1 = self.ashr(k, 1)?;
         let k2 = self.isub(k, k1)?;
         let t = self.mul(p, self.pow2i(k1)?)?;
@@ -483,7 +487,8 @@ impl<'c, 'ctx> E<'c, 'ctx> {
         };
         let n = self.rint(self.mul(s, self.c(LOG2_E))?)?;
         let nn = self.neg(n)?;
-        let (hi, lo) = self.ln2_parts();
+        // n·hi is exact and a - n·hi exact (Sterbenz) even when |b| is not small.
+        let (hi, lo) = self.ln2_short();
         let mut r = self.fma(nn, self.c(hi), a)?;
         r = self.fma(nn, self.c(lo), r)?;
         if let Some(b) = b {
@@ -537,10 +542,12 @@ impl<'c, 'ctx> E<'c, 'ctx> {
         let q = self.fma(self.mul(r, r)?, g, r)?;
         // e^x - 1 = 2·(2^(n-1)·q + (2^(n-1) - 1/2)): 2^(n-1) - 1/2 is exact where it
         // matters, the fma rounds once, and 2^(n-1) stays finite up to the overflow.
-        let th = self.pow2i(self.isub(self.to_int(n)?, self.ci(1))?)?;
+        let th = self.pow2i(self.isub(self.fptosi(n)?, self.ci(1))?)?;
         let t = self.fma(th, q, self.sub(th, self.c(0.5))?)?;
         let res = self.mul(t, self.c(2.0))?;
-        let res = self.zero_pass(x, res)?;
+        // Tiny x (including ±0 and subnormals, which th·q would round): e^x - 1 = x.
+        let tiny = self.lt(self.fabs(x)?, 2f64.powi(-(self.mant_bits() as i32) - 2))?;
+        let res = self.sel(tiny, x, res)?;
         self.nan_pass(x, res)
     }
 
@@ -597,7 +604,7 @@ impl<'c, 'ctx> E<'c, 'ctx> {
 
 /// ln 2 with a short high part, so that k·hi is exact for any exponent k.
 const LN2_SHORT_F32: (f64, f64) = (0.693_138_122_558_593_8, 9.058_000_614_5e-6);
-const LN2_SHORT_F64: (f64, f64) = (6.931_471_803_691_238_2e-1, 1.908_214_929_270_587_7e-10);
+const LN2_SHORT_F64: (f64, f64) = (6.931_471_803_691_238e-1, 1.908_214_929_270_587_7e-10);
 
 impl<'c, 'ctx> E<'c, 'ctx> {
     fn ln2_short(&self) -> (f64, f64) {
@@ -610,8 +617,8 @@ impl<'c, 'ctx> E<'c, 'ctx> {
         let ix = self.isub(self.bits(x)?, self.ci(off))?;
         let k = self.ashr(ix, self.mant_bits() as i64)?;
         let mask = (1i64 << self.mant_bits()) - 1;
-        let m = self.from_bits(self.iadd(self.iand(ix, self.ci(mask))?, self.ci(off))?)?;
-        Ok((self.to_float(k)?, m))
+        let m = self.float_of_bits(self.iadd(self.iand(ix, self.ci(mask))?, self.ci(off))?)?;
+        Ok((self.sitofp(k)?, m))
     }
 
     /// log(2^k·(1+f)) + c for f in [√½-1, √2-1) (fdlibm's arrangement):
@@ -742,6 +749,7 @@ impl<'c, 'ctx> E<'c, 'ctx> {
         // Magnitude e^(y·log|x|), always in f64.
         let mag = if self.wide {
             let (lh, ll) = w.log_dd(ax)?;
+            let lh = w.nan_pass(ax, lh)?;
             // log 0 = -inf and log inf = inf carry the limits through.
             let lh = w.sel(w.eq(ax, 0.0)?, w.c(f64::NEG_INFINITY), lh)?;
             let lh = w.sel(w.eq(ax, f64::INFINITY)?, ax, lh)?;
@@ -799,10 +807,13 @@ impl<'c, 'ctx> E<'c, 'ctx> {
         let r = w.fma(nn, w.c(PIO2_C2), r)?;
         let r = w.fma(nn, w.c(PIO2_C3), r)?;
         let r = if self.wide { r } else { self.trunc(r)? };
+        // Beyond the accurate range r can be large: keep results in [-1, 1] (NaN stays).
+        let wild = self.gt(self.fabs(r)?, 0.8)?;
+        let r = self.sel(wild, self.c(0.5), r)?;
         // n mod 4, exact in floats; inf/NaN give quadrant 0 (the result is NaN).
         let q = w.sub(n, w.mul(w.c(4.0), w.floor(w.mul(n, w.c(0.25))?)?)?)?;
         let q = w.sel(w.is_nan(q)?, w.c(0.0), q)?;
-        let qi = w.to_int(q)?;
+        let qi = w.fptosi(q)?;
         let bit = |b: i64| -> R<IntValue<'ctx>> {
             let v = w.iand(qi, w.ci(b))?;
             w.b.build_int_compare(IntPredicate::NE, v, w.ci(0), "")
@@ -1022,10 +1033,10 @@ impl<'c, 'ctx> E<'c, 'ctx> {
         let tiny = self.lt(a, min_normal)?;
         let a = self.sel(tiny, self.mul(a, self.c((3.0 * k as f64).exp2()))?, a)?;
         // Initial guess from the bits: the exponent divided by 3 (within a few %).
-        let bits = self.to_float(self.bits(a)?)?;
-        let third = self.to_int(self.mul(bits, self.c(1.0 / 3.0))?)?;
-        let magic = (2 * self.bias() / 3) << self.mant_bits();
-        let mut y = self.from_bits(self.iadd(third, self.ci(magic))?)?;
+        let bits = self.sitofp(self.bits(a)?)?;
+        let third = self.fptosi(self.mul(bits, self.c(1.0 / 3.0))?)?;
+        let magic = (2.0 * self.bias() as f64 / 3.0 * (self.mant_bits() as f64).exp2()) as i64;
+        let mut y = self.float_of_bits(self.iadd(third, self.ci(magic))?)?;
         // Newton: y -= (y - a/y²)/3, converging quadratically.
         for _ in 0..self.pick(4, 5) {
             let d = self.sub(y, self.div(a, self.mul(y, y)?)?)?;
@@ -1086,6 +1097,9 @@ impl<'c, 'ctx> E<'c, 'ctx> {
         let (s, _) = self.sin_cos_pi(x)?;
         let lr = self.sub(self.sub(self.c(PI.ln()), self.log(self.fabs(s)?)?)?, l)?;
         let r = self.sel(refl, lr, l)?;
+        // Tiny |x| (where π·x would lose bits to underflow): lgamma x = -log|x|.
+        let tiny = self.lt(self.fabs(x)?, 2f64.powi(-60))?;
+        let r = self.sel(tiny, self.neg(self.log(self.fabs(x)?)?)?, r)?;
         let inf = self.or(self.is_pole(x)?, self.eq(self.fabs(x)?, f64::INFINITY)?)?;
         let r = self.sel(inf, self.c(f64::INFINITY), r)?;
         self.nan_pass(x, r)
