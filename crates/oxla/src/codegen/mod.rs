@@ -1,5 +1,7 @@
 //! Code generation shared by the native backends: the elemental IR emitter (LLVM IR
-//! for one element of an HLO value) and the scalar helpers it may call.
+//! for one element of an HLO value), branch-free vector-friendly math, and the
+//! scalar helpers generated code may call.
 
 pub mod elemental;
 pub mod helpers;
+pub mod math;
