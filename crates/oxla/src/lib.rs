@@ -10,6 +10,7 @@
 pub mod backend;
 mod dtype;
 mod error;
+pub mod export;
 pub mod hlo;
 mod literal;
 pub mod runtime;
