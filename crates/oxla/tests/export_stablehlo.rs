@@ -211,7 +211,7 @@ fn regions_are_inlined_and_calls_are_private_functions() {
         vec![r]
     });
     let text = to_stablehlo_text(&c.module).unwrap();
-    assert!(text.contains("\"stablehlo.reduce\"(%arg0, %0) <{dimensions = array<i64: 1>}> ({"));
+    assert!(text.contains("%1 = \"stablehlo.reduce\"(%arg0, %0) <{dimensions = array<i64: 1>}> ({"));
     assert!(
         text.contains("^bb0(%arg1: tensor<f32>, %arg2: tensor<f32>):"),
         "{text}"

@@ -73,6 +73,8 @@ enum RegionArgs {
 
 /// One op in generic form, before naming its results.
 struct OpText {
+    /// The number of its results, when reserved before its regions were printed.
+    id: Option<usize>,
     name: &'static str,
     operands: Vec<String>,
     operand_shapes: Vec<Shape>,
@@ -84,6 +86,7 @@ struct OpText {
 impl OpText {
     fn new(name: &'static str, results: Vec<Shape>) -> OpText {
         OpText {
+            id: None,
             name,
             operands: Vec::new(),
             operand_shapes: Vec::new(),
@@ -109,6 +112,25 @@ impl Printer<'_> {
     fn fresh_arg(&mut self) -> String {
         self.next_arg += 1;
         format!("%arg{}", self.next_arg - 1)
+    }
+
+    fn fresh_value(&mut self) -> usize {
+        self.next_value += 1;
+        self.next_value - 1
+    }
+
+    /// Attaches regions to `op`, numbering `op` first so that numbers follow the text.
+    fn with_regions(
+        &mut self,
+        mut op: OpText,
+        regions: Vec<(CompId, RegionArgs)>,
+        indent: usize,
+    ) -> Result<OpText, Error> {
+        op.id = Some(self.fresh_value());
+        for (id, args) in regions {
+            op.regions.push(self.region(id, args, indent)?);
+        }
+        Ok(op)
     }
 
     fn callee(&mut self, id: CompId) -> String {
@@ -201,8 +223,7 @@ impl Printer<'_> {
 
     /// Prints one op and names its results.
     fn emit(&mut self, out: &mut String, indent: usize, op: OpText) -> Vec<String> {
-        let id = self.next_value;
-        self.next_value += 1;
+        let id = op.id.unwrap_or_else(|| self.fresh_value());
         let (lhs, names) = match op.results.len() {
             0 => (String::new(), vec![]),
             1 => (format!("%{id} = "), vec![format!("%{id}")]),
@@ -378,23 +399,19 @@ impl Printer<'_> {
                 unique_indices,
             } => {
                 let index_vector_dim = shape_of(&instr.operands[1]).rank().saturating_sub(1);
-                let mut op = plain("stablehlo.scatter")
+                let op = plain("stablehlo.scatter")
                     .prop(format!("indices_are_sorted = {indices_are_sorted}"))
                     .prop(format!(
                         "scatter_dimension_numbers = {}",
                         scatter_dims(dims, index_vector_dim)
                     ))
                     .prop(format!("unique_indices = {unique_indices}"));
-                op.regions
-                    .push(self.region(*body, RegionArgs::Block, indent)?);
-                op
+                self.with_regions(op, vec![(*body, RegionArgs::Block)], indent)?
             }
             Op::Reduce { dims, body } => {
-                let mut op =
+                let op =
                     plain("stablehlo.reduce").prop(format!("dimensions = {}", usize_array(dims)));
-                op.regions
-                    .push(self.region(*body, RegionArgs::Block, indent)?);
-                op
+                self.with_regions(op, vec![(*body, RegionArgs::Block)], indent)?
             }
             Op::ReduceWindow {
                 window,
@@ -404,7 +421,7 @@ impl Printer<'_> {
                 padding,
                 body,
             } => {
-                let mut op = plain("stablehlo.reduce_window")
+                let op = plain("stablehlo.reduce_window")
                     .prop(format!("base_dilations = {}", usize_array(base_dilation)))
                     .prop(format!("padding = {}", padding_attr(padding)))
                     .prop(format!(
@@ -413,21 +430,17 @@ impl Printer<'_> {
                     ))
                     .prop(format!("window_dimensions = {}", usize_array(window)))
                     .prop(format!("window_strides = {}", usize_array(strides)));
-                op.regions
-                    .push(self.region(*body, RegionArgs::Block, indent)?);
-                op
+                self.with_regions(op, vec![(*body, RegionArgs::Block)], indent)?
             }
             Op::Sort {
                 dim,
                 is_stable,
                 body,
             } => {
-                let mut op = plain("stablehlo.sort")
+                let op = plain("stablehlo.sort")
                     .prop(format!("dimension = {dim} : i64"))
                     .prop(format!("is_stable = {is_stable}"));
-                op.regions
-                    .push(self.region(*body, RegionArgs::Block, indent)?);
-                op
+                self.with_regions(op, vec![(*body, RegionArgs::Block)], indent)?
             }
             Op::TopK { k } => plain("chlo.top_k").prop(format!("k = {k} : i64")),
             Op::DotGeneral { dims, .. } => plain("stablehlo.dot_general").prop(format!(
@@ -467,12 +480,8 @@ impl Printer<'_> {
                 plain("func.call").prop(format!("callee = @{name}"))
             }
             Op::While { cond, body } => {
-                let mut op = plain("stablehlo.while");
-                op.regions
-                    .push(self.region(*cond, RegionArgs::Block, indent)?);
-                op.regions
-                    .push(self.region(*body, RegionArgs::Block, indent)?);
-                op
+                let regions = vec![(*cond, RegionArgs::Block), (*body, RegionArgs::Block)];
+                self.with_regions(plain("stablehlo.while"), regions, indent)?
             }
             Op::Conditional { branches } => {
                 let index = self.branch_index(
@@ -484,13 +493,13 @@ impl Printer<'_> {
                     &shape_of,
                 );
                 let args: Vec<String> = instr.operands[1..].iter().map(name_of).collect();
-                let mut op = OpText::new("stablehlo.case", results.clone())
+                let op = OpText::new("stablehlo.case", results.clone())
                     .operand(index, Shape::scalar(DType::I32));
-                for b in branches {
-                    op.regions
-                        .push(self.region(*b, RegionArgs::Captured(args.clone()), indent)?);
-                }
-                op
+                let regions = branches
+                    .iter()
+                    .map(|&b| (b, RegionArgs::Captured(args.clone())))
+                    .collect();
+                self.with_regions(op, regions, indent)?
             }
             Op::HostCallback { id, .. } => {
                 return Err(unsupported(&format!(
