@@ -11,6 +11,7 @@ pub mod backend;
 pub mod codegen;
 mod dtype;
 mod error;
+pub mod export;
 pub mod hlo;
 mod literal;
 pub mod passes;

@@ -543,6 +543,20 @@ impl Lowered {
         self.module.to_string()
     }
 
+    /// The module as StableHLO MLIR text, which real XLA (e.g. jaxlib's
+    /// `compile_and_load`) parses and runs. Fails for what StableHLO cannot express,
+    /// such as host callbacks (`debug_print`, `pure_callback`).
+    ///
+    /// ```
+    /// use jaxon::prelude::*;
+    /// use jaxon::numpy as jnp;
+    /// let l = jaxon::lower(|x: Array| x.tanh(), jnp::array(&[1.0f32]));
+    /// assert!(l.stablehlo_text().unwrap().contains("stablehlo.tanh"));
+    /// ```
+    pub fn stablehlo_text(&self) -> Result<String, oxla::Error> {
+        oxla::export::to_stablehlo_text(&self.module)
+    }
+
     /// Estimated flops, transcendental operations and bytes accessed.
     ///
     /// ```
