@@ -339,12 +339,15 @@ def main():
     for name, desc, build in workloads(s):
         if not selected(name, only):
             continue
-        fn, opts = build()
-        med, lo, iters = measure(fn, budget, **opts)
-        line = {"name": name, "median_ms": med * 1e3, "min_ms": lo * 1e3, "iters": iters,
-                "desc": desc}
+        try:
+            fn, opts = build()
+            med, lo, iters = measure(fn, budget, **opts)
+            line = {"name": name, "median_ms": med * 1e3, "min_ms": lo * 1e3,
+                    "iters": iters, "desc": desc}
+            del fn
+        except Exception as e:  # one failing workload must not end the run
+            line = {"name": name, "error": f"{type(e).__name__}: {e}"}
         print(json.dumps(line), flush=True)
-        del fn
     return 0
 
 

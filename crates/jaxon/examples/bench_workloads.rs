@@ -77,18 +77,36 @@ fn main() {
     }
     let budget = o.budget.unwrap_or(if o.quick { 0.2 } else { 1.0 });
     for name in names.iter().filter(|n| workloads::selected(n, &o.only)) {
-        let mut w = workloads::build(name, &sizes);
-        let m = workloads::measure(&mut w, budget, 3);
-        let mut line = json!({
-            "name": w.name,
-            "median_ms": m.median_s * 1e3,
-            "min_ms": m.min_s * 1e3,
-            "iters": m.iters,
-            "desc": w.desc,
+        // A workload the backend cannot run yet becomes an error line, not the end
+        // of the run.
+        let result = std::panic::catch_unwind(|| {
+            let mut w = workloads::build(name, &sizes);
+            let m = workloads::measure(&mut w, budget, 3);
+            (w.desc, w.bytes, m)
         });
-        if let Some(b) = w.bytes {
-            line["bytes"] = json!(b);
-        }
+        let line = match result {
+            Ok((desc, bytes, m)) => {
+                let mut line = json!({
+                    "name": name,
+                    "median_ms": m.median_s * 1e3,
+                    "min_ms": m.min_s * 1e3,
+                    "iters": m.iters,
+                    "desc": desc,
+                });
+                if let Some(b) = bytes {
+                    line["bytes"] = json!(b);
+                }
+                line
+            }
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panic".to_string());
+                json!({"name": name, "error": msg})
+            }
+        };
         println!("{line}");
     }
 }
