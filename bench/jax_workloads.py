@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""The JAX side of `bench/compare`: runs the workloads of issue 5 item 7 in real JAX
+and prints one JSON line per workload: name, median_ms, min_ms, iters, desc.
+
+The shapes and the math mirror crates/jaxon/benches/workloads_common.rs exactly; keep
+the two in step. Usage: jax_workloads.py [--quick] [--only a,b,...] [--budget SECONDS]
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+def sizes(quick):
+    """Problem sizes; the quick set keeps jaxon's interpreter run short."""
+    if quick:
+        return dict(
+            elementwise=1 << 20,
+            rows=512,
+            matmul=[64, 128, 256],
+            mlp=(32, [784, 128, 128, 10]),
+            pe=(1000, 64),
+            rnn=(50, 32, 8, 16),
+            rnn_compile_steps=20,
+            hessian=100,
+        )
+    return dict(
+        elementwise=16 << 20,
+        rows=4096,
+        matmul=[512, 1024, 2048],
+        mlp=(256, [784, 512, 512, 10]),
+        pe=(1000, 512),
+        rnn=(1000, 256, 32, 64),
+        rnn_compile_steps=100,
+        hessian=100,
+    )
+
+
+def uniform(rng, shape, scale=1.0):
+    return jnp.asarray(rng.uniform(-scale, scale, size=shape).astype(np.float32))
+
+
+def ready(tree):
+    for leaf in jax.tree_util.tree_leaves(tree):
+        leaf.block_until_ready()
+    return tree
+
+
+# ---- the workloads (same math as workloads_common.rs) ----------------------------------
+
+
+def arith_chain(x):
+    y = x * 1.01
+    y = y + 0.5
+    y = y * x
+    y = y - 0.25
+    y = y * 0.99
+    y = y + x
+    y = y * 0.5
+    y = y - 1.0
+    y = y * y
+    return y + 2.0
+
+
+def transcendental_chain(x):
+    y = jnp.tanh(x)
+    y = jnp.exp(y)
+    y = y * 0.5
+    y = jax.nn.sigmoid(y)
+    y = jnp.sin(y)
+    y = y + x
+    y = jnp.tanh(y)
+    y = y * 0.3
+    y = jnp.exp(y)
+    return jnp.sin(y)
+
+
+def softmax_rows(x):
+    m = jnp.max(x, axis=-1, keepdims=True)
+    e = jnp.exp(x - m)
+    return e / jnp.sum(e, axis=-1, keepdims=True)
+
+
+def layernorm_rows(x):
+    mean = jnp.mean(x, axis=-1, keepdims=True)
+    c = x - mean
+    var = jnp.mean(c * c, axis=-1, keepdims=True)
+    return c / jnp.sqrt(var + 1e-5)
+
+
+def mlp_init(rng, dims):
+    return [
+        (uniform(rng, (a, b), 1.0 / np.sqrt(a)), jnp.zeros((b,), jnp.float32))
+        for a, b in zip(dims[:-1], dims[1:])
+    ]
+
+
+def mlp_loss(params, x, y):
+    h = x
+    for w, b in params[:-1]:
+        h = jax.nn.relu(h @ w + b)
+    w, b = params[-1]
+    logp = jax.nn.log_softmax(h @ w + b, axis=-1)
+    return -jnp.mean(jnp.sum(y * logp, axis=-1))
+
+
+def make_mlp_step():
+    """A fresh function object each call, so jax.jit's caches start empty."""
+
+    def step(params, x, y):
+        loss, g = jax.value_and_grad(mlp_loss)(params, x, y)
+        params = jax.tree_util.tree_map(lambda p, d: p - 0.01 * d, params, g)
+        return params, loss
+
+    return step
+
+
+def mlp_data(rng, batch, dims):
+    x = uniform(rng, (batch, dims[0]))
+    labels = rng.integers(0, dims[-1], size=batch)
+    y = jnp.asarray(np.eye(dims[-1], dtype=np.float32)[labels])
+    return mlp_init(rng, dims), x, y
+
+
+def pe_loss(w, x, y):
+    return jnp.square(jnp.tanh(jnp.dot(x, w)) - y)
+
+
+def rnn_final(params, h0, xs):
+    w, u, b = params
+
+    def cell(h, x):
+        return jnp.tanh(h @ w + x @ u + b), None
+
+    h, _ = lax.scan(cell, h0, xs)
+    return h
+
+
+def rnn_loss(params, h0, xs):
+    return jnp.sum(rnn_final(params, h0, xs))
+
+
+def rnn_data(rng, steps, hidden, batch, inputs):
+    params = (
+        uniform(rng, (hidden, hidden), 1.0 / np.sqrt(hidden)),
+        uniform(rng, (inputs, hidden), 1.0 / np.sqrt(inputs)),
+        jnp.zeros((hidden,), jnp.float32),
+    )
+    return params, jnp.zeros((batch, hidden), jnp.float32), uniform(rng, (steps, batch, inputs))
+
+
+def make_rnn_grad():
+    def g(params, h0, xs):
+        return jax.grad(rnn_loss)(params, h0, xs)
+
+    return g
+
+
+def hessian_fn(a):
+    return lambda x: jnp.sum(jnp.tanh(a @ x))
+
+
+# ---- timing ----------------------------------------------------------------------------
+
+
+def measure(fn, budget, fresh=False, setup=None, min_samples=3, max_samples=10000):
+    """Median and min seconds per call of `fn` after a warm-up call. Fast calls are
+    timed in batches of `inner` so that one sample lasts about a millisecond; `fresh`
+    workloads (compile time) are timed one call per sample, `setup` run untimed first."""
+    if setup:
+        setup()
+    fn()
+    inner = 1
+    if not fresh:
+        t0 = time.perf_counter()
+        fn()
+        one = time.perf_counter() - t0
+        inner = max(1, min(10000, int(1e-3 / max(one, 1e-9))))
+    samples = []
+    start = time.perf_counter()
+    while True:
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+        elapsed = time.perf_counter() - start
+        if len(samples) >= max_samples:
+            break
+        if len(samples) >= min_samples and elapsed >= budget:
+            break
+    return statistics.median(samples), min(samples), len(samples) * inner
+
+
+def workloads(s):
+    """(name, description, builder) triples; a builder returns (fn, options)."""
+    out = []
+    n = s["elementwise"]
+
+    def elementwise(chain):
+        def build():
+            x = uniform(np.random.default_rng(1), (n,))
+            f = jax.jit(chain)
+            return lambda: f(x).block_until_ready(), {}
+
+        return build
+
+    out.append(("a_arith", f"10 arithmetic ops, {n} f32", elementwise(arith_chain)))
+    out.append(("a_transcendental", f"10 ops with exp/tanh/logistic/sin, {n} f32",
+                elementwise(transcendental_chain)))
+    r = s["rows"]
+
+    def rows(fn):
+        def build():
+            x = uniform(np.random.default_rng(2), (r, r), 3.0)
+            f = jax.jit(fn)
+            return lambda: f(x).block_until_ready(), {}
+
+        return build
+
+    out.append(("b_softmax", f"row softmax {r}x{r} f32", rows(softmax_rows)))
+    out.append(("b_layernorm", f"row layernorm {r}x{r} f32, eps 1e-5", rows(layernorm_rows)))
+    for m in s["matmul"]:
+        def build(m=m):
+            rng = np.random.default_rng(3)
+            a, b = uniform(rng, (m, m)), uniform(rng, (m, m))
+            f = jax.jit(jnp.matmul)
+            return lambda: f(a, b).block_until_ready(), {}
+
+        out.append((f"c_matmul_{m}", f"{m}x{m} @ {m}x{m} f32", build))
+    batch, dims = s["mlp"]
+    dims_s = "-".join(map(str, dims))
+
+    def mlp_build():
+        params, x, y = mlp_data(np.random.default_rng(4), batch, dims)
+        step = jax.jit(make_mlp_step())
+        state = [params]
+
+        def run():
+            state[0], loss = step(state[0], x, y)
+            ready((state[0], loss))
+
+        return run, {}
+
+    out.append(("d_mlp_step", f"MLP {dims_s} batch {batch}, value_and_grad+SGD", mlp_build))
+    p, pb = s["pe"]
+
+    def pe_build():
+        rng = np.random.default_rng(5)
+        w, x, y = uniform(rng, (p,), 0.05), uniform(rng, (pb, p)), uniform(rng, (pb,))
+        f = jax.jit(jax.vmap(jax.grad(pe_loss), in_axes=(None, 0, 0)))
+        return lambda: f(w, x, y).block_until_ready(), {}
+
+    out.append(("e_per_example_grads", f"vmap(grad) tanh(x.w), {p} params, batch {pb}", pe_build))
+
+    def dispatch_jit():
+        x = jnp.ones((1,), jnp.float32)
+        f = jax.jit(lambda v: v + 1.0)
+        return lambda: f(x).block_until_ready(), {}
+
+    def dispatch_eager():
+        x = jnp.ones((1,), jnp.float32)
+        return lambda: (x + 1.0).block_until_ready(), {}
+
+    out.append(("f_dispatch_jit", "jit(x + 1), 1 element", dispatch_jit))
+    out.append(("f_dispatch_eager", "eager x + 1, 1 element", dispatch_eager))
+
+    def compile_mlp():
+        params, x, y = mlp_data(np.random.default_rng(4), batch, dims)
+
+        def run():
+            ready(jax.jit(make_mlp_step())(params, x, y))
+
+        return run, {"fresh": True, "setup": jax.clear_caches}
+
+    out.append(("g_compile_mlp", "first call of (d) incl. tracing", compile_mlp))
+    steps, hidden, rb, ri = s["rnn"]
+    cs = s["rnn_compile_steps"]
+
+    def compile_rnn():
+        params, h0, xs = rnn_data(np.random.default_rng(6), cs, hidden, rb, ri)
+
+        def run():
+            ready(jax.jit(make_rnn_grad())(params, h0, xs))
+
+        return run, {"fresh": True, "setup": jax.clear_caches}
+
+    out.append(("g_compile_rnn_grad", f"first call of grad of {cs}-step scan RNN", compile_rnn))
+    rnn_desc = f"{steps} steps, hidden {hidden}, batch {rb}, input {ri}"
+
+    def rnn_fwd():
+        params, h0, xs = rnn_data(np.random.default_rng(6), steps, hidden, rb, ri)
+        f = jax.jit(rnn_final)
+        return lambda: f(params, h0, xs).block_until_ready(), {}
+
+    def rnn_grad():
+        params, h0, xs = rnn_data(np.random.default_rng(6), steps, hidden, rb, ri)
+        f = jax.jit(make_rnn_grad())
+        return lambda: ready(f(params, h0, xs)), {}
+
+    out.append(("h_rnn_forward", "scan RNN forward, " + rnn_desc, rnn_fwd))
+    out.append(("h_rnn_grad", "scan RNN gradient, " + rnn_desc, rnn_grad))
+    hn = s["hessian"]
+
+    def hess():
+        rng = np.random.default_rng(7)
+        a, x = uniform(rng, (hn, hn), 1.0 / np.sqrt(hn)), uniform(rng, (hn,))
+        f = jax.jit(jax.hessian(hessian_fn(a)))
+        return lambda: f(x).block_until_ready(), {}
+
+    out.append(("i_hessian", f"hessian of sum(tanh(A x)), {hn} inputs", hess))
+    return out
+
+
+def selected(name, only):
+    return not only or any(name == o or name.startswith(o + "_") for o in only)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--budget", type=float, default=None)
+    args = ap.parse_args()
+    only = [o for o in args.only.split(",") if o]
+    budget = args.budget if args.budget is not None else (0.2 if args.quick else 1.0)
+    s = sizes(args.quick)
+    info = {"jax": jax.__version__, "devices": [str(d) for d in jax.devices()]}
+    print(json.dumps({"info": info}), flush=True)
+    for name, desc, build in workloads(s):
+        if not selected(name, only):
+            continue
+        try:
+            fn, opts = build()
+            med, lo, iters = measure(fn, budget, **opts)
+            line = {"name": name, "median_ms": med * 1e3, "min_ms": lo * 1e3,
+                    "iters": iters, "desc": desc}
+            del fn
+        except Exception as e:  # one failing workload must not end the run
+            line = {"name": name, "error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
