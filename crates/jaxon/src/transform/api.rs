@@ -557,6 +557,21 @@ impl Lowered {
         oxla::export::to_stablehlo_text(&self.module)
     }
 
+    /// The module after oxla's optimization pipeline and fusion, as the CPU backend
+    /// generates code for it: each `fusion` is one kernel.
+    ///
+    /// ```
+    /// use jaxon::prelude::*;
+    /// use jaxon::numpy as jnp;
+    /// let l = jaxon::lower(|x: Array| (x.tanh() * 2.0).exp(), jnp::ones(&[8], DType::F32));
+    /// let m = l.optimized_module();
+    /// assert_eq!(oxla::passes::fusion::kernel_count(&m, m.entry), 1);
+    /// ```
+    pub fn optimized_module(&self) -> oxla::Module {
+        oxla::backend::cpu::optimized_module(&self.module)
+            .unwrap_or_else(|e| panic!("lower: oxla failed to optimize: {e}"))
+    }
+
     /// Estimated flops, transcendental operations and bytes accessed.
     ///
     /// ```

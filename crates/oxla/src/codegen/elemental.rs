@@ -176,6 +176,14 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
         }
     }
 
+    fn math_cx(&self) -> super::math::MathCx<'a, 'ctx> {
+        super::math::MathCx {
+            context: self.context,
+            module: self.module,
+            builder: self.builder,
+        }
+    }
+
     fn f32t(&self) -> FloatType<'ctx> {
         self.context.f32_type()
     }
@@ -863,10 +871,15 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
                 }
                 _ => None,
             };
-            return match native {
-                Some(v) => Ok(v),
-                None => self.unary_helper(op, d, x, out),
-            };
+            if let Some(v) = native {
+                return Ok(v);
+            }
+            if matches!(d, DType::F32 | DType::F64) {
+                if let Ok(v) = super::math::emit_unary(&self.math_cx(), op, f) {
+                    return Ok(v.into());
+                }
+            }
+            return self.unary_helper(op, d, x, out);
         }
         let i = x.into_int_value();
         let t = i.get_type();
@@ -914,6 +927,12 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
                 Div => bld(b.build_float_div(fx, fy, "div"))?.into(),
                 Rem => bld(b.build_float_rem(fx, fy, "rem"))?.into(),
                 Max | Min => self.float_max_min(op == Max, fx, fy)?.into(),
+                Pow if matches!(d, DType::F32 | DType::F64) => {
+                    super::math::emit_pow(&self.math_cx(), fx, fy)?.into()
+                }
+                Atan2 if matches!(d, DType::F32 | DType::F64) => {
+                    super::math::emit_atan2(&self.math_cx(), fx, fy)?.into()
+                }
                 _ => return self.binary_helper(op, d, x, y),
             });
         }

@@ -45,11 +45,11 @@ fn duplication_limit(op: &Op) -> usize {
 }
 
 /// Whether an instruction can be computed element by element inside a kernel.
-pub fn is_fusible(instr: &Instr) -> bool {
+pub fn is_fusible(comp: &Computation, instr: &Instr) -> bool {
     match &instr.op {
         Op::Constant(lit) => lit.num_elements() == 1 && lit.shape().rank() == 0,
         Op::BitcastConvert { dtype } => {
-            instr.shapes[0].rank() == 0 || instr.shapes[0].dtype.size_bytes() == dtype.size_bytes()
+            comp.shape(instr.operands[0]).dtype.size_bytes() == dtype.size_bytes()
         }
         Op::Unary(_)
         | Op::Binary(_)
@@ -222,7 +222,7 @@ fn plan(comp: &Computation) -> Plan {
             kernels_of[i] = vec![kernels.len() - 1];
             continue;
         }
-        if !is_fusible(instr) {
+        if !is_fusible(comp, instr) {
             continue;
         }
         let live_users: Vec<usize> = users[i].iter().copied().filter(|&u| !dead[u]).collect();
@@ -234,7 +234,7 @@ fn plan(comp: &Computation) -> Plan {
         let mut materialize = is_result[i];
         for &u in &live_users {
             let user = &comp.instrs[u];
-            if is_fusible(user) || is_reduction(user) {
+            if is_fusible(comp, user) || is_reduction(user) {
                 needed.extend(kernels_of[u].iter().copied());
             } else {
                 materialize = true;
@@ -365,7 +365,7 @@ fn producer_unit(comp: &Computation, plan: &Plan, i: usize) -> Option<usize> {
         return None;
     }
     let instr = &comp.instrs[i];
-    if is_fusible(instr) || is_reduction(instr) {
+    if is_fusible(comp, instr) || is_reduction(instr) {
         let ks = &plan.kernels_of[i];
         let own = ks.len() == 1 && plan.kernels[ks[0]].roots.contains(&i);
         own.then(|| ks[0])
@@ -384,7 +384,7 @@ fn unit_graph(comp: &Computation, plan: &Plan) -> Units {
         if plan.dead[i] {
             continue;
         }
-        let consumers: Vec<usize> = if is_fusible(instr) || is_reduction(instr) {
+        let consumers: Vec<usize> = if is_fusible(comp, instr) || is_reduction(instr) {
             plan.kernels_of[i].clone()
         } else {
             vec![k + i]
@@ -491,7 +491,7 @@ fn schedule(comp: &Computation, plan: &Plan, units: &Units) -> Vec<usize> {
             !plan.kernels[u].roots.is_empty()
         } else {
             let i = u - k;
-            !is_fusible(&comp.instrs[i]) && !is_reduction(&comp.instrs[i])
+            !is_fusible(comp, &comp.instrs[i]) && !is_reduction(&comp.instrs[i])
         }
     };
     let position = |u: usize| -> usize {

@@ -81,6 +81,11 @@ impl JitCode {
     pub fn build(
         emit: impl for<'ctx> FnOnce(&'ctx Context, &LlvmModule<'ctx>) -> Result<Vec<String>, String>,
     ) -> Result<JitCode, String> {
+        // LLVM's target registry, MCJIT set-up and the shared target machine are not
+        // safe to drive from several threads at once; compiles are short, so they
+        // take turns.
+        static LLVM_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = LLVM_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let context: *mut Context = Box::into_raw(Box::new(Context::create()));
         let mut code = JitCode {
             engine: None,

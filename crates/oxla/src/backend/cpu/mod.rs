@@ -46,7 +46,66 @@ struct CpuProgram {
     module: Arc<Module>,
     /// Steps per computation (empty for computations that are never run as steps).
     steps: Vec<Vec<Step>>,
+    /// Per computation and instruction: the last instruction reading its results
+    /// (`usize::MAX` for computation results), so buffers die as early as possible.
+    last_use: Vec<Vec<usize>>,
+    pool: BufferPool,
     _code: Arc<JitCode>,
+}
+
+/// Recycles kernel output buffers: a buffer comes back once nobody but the pool
+/// holds it, so a steady-state call writes into warm memory instead of page-faulting
+/// on fresh allocations.
+struct BufferPool {
+    buffers: std::sync::Mutex<Vec<Arc<Literal>>>,
+}
+
+/// Most buffers (and bytes) a pool keeps.
+const POOL_BUFFERS: usize = 64;
+const POOL_BYTES: usize = 1 << 30;
+
+impl BufferPool {
+    /// A buffer of `shape` whose contents are garbage (every kernel writes all of
+    /// its outputs).
+    fn take(&self, shape: &crate::Shape) -> Literal {
+        let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pos) = buffers
+            .iter()
+            .position(|b| b.shape() == shape && Arc::strong_count(b) == 1)
+        {
+            let b = buffers.swap_remove(pos);
+            if let Ok(lit) = Arc::try_unwrap(b) {
+                return lit;
+            }
+        }
+        Literal::zeros(shape.clone())
+    }
+
+    /// Hands out `lit`, keeping a reference to recycle it later.
+    fn share(&self, lit: Literal) -> Arc<Literal> {
+        let lit = Arc::new(lit);
+        let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        let bytes: usize = buffers.iter().map(|b| b.shape().size_bytes()).sum();
+        if buffers.len() < POOL_BUFFERS && bytes + lit.shape().size_bytes() <= POOL_BYTES {
+            buffers.push(lit.clone());
+        } else if let Some(pos) = buffers.iter().position(|b| Arc::strong_count(b) == 1) {
+            buffers[pos] = lit.clone();
+        }
+        lit
+    }
+}
+
+fn last_uses(comp: &Computation) -> Vec<usize> {
+    let mut last = vec![0usize; comp.instrs.len()];
+    for (i, instr) in comp.instrs.iter().enumerate() {
+        for v in &instr.operands {
+            last[v.instr] = i;
+        }
+    }
+    for v in &comp.results {
+        last[v.instr] = usize::MAX;
+    }
+    last
 }
 
 impl Backend for CpuBackend {
@@ -79,10 +138,19 @@ fn step_computations(module: &Module) -> Vec<bool> {
     run
 }
 
-fn compile(module: &Module) -> Result<CpuProgram, Error> {
+/// The module the CPU backend generates code for: `module` after the optimization
+/// pipeline and fusion. Each `fusion` instruction of the entry computation becomes
+/// one kernel.
+pub fn optimized_module(module: &Module) -> Result<Module, Error> {
     let mut module = module.clone();
+    crate::passes::optimize(&mut module)?;
     crate::passes::fusion::fuse_module(&mut module)?;
     crate::hlo::verify::verify_module(&module).map_err(Error::InvalidModule)?;
+    Ok(module)
+}
+
+fn compile(module: &Module) -> Result<CpuProgram, Error> {
+    let module = optimized_module(module)?;
     let run = step_computations(&module);
     // Kernels to generate: (name, fused computation id, kind).
     let mut wanted: Vec<(String, CompId, FusionKind)> = Vec::new();
@@ -153,9 +221,14 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
         }
         steps.push(list);
     }
+    let last_use = module.computations.iter().map(last_uses).collect();
     Ok(CpuProgram {
         module: Arc::new(module),
         steps,
+        last_use,
+        pool: BufferPool {
+            buffers: std::sync::Mutex::new(Vec::new()),
+        },
         _code: Arc::new(code),
     })
 }
@@ -212,6 +285,12 @@ impl CpuProgram {
                 .run_step(&steps[i], instr, &operands, args)
                 .map_err(|e| format!("{} %{i} ({}): {e}", comp.name, instr.op.name()))?;
             values.push(out);
+            // Operands read for the last time die now.
+            for v in &instr.operands {
+                if self.last_use[id.0][v.instr] == i {
+                    values[v.instr] = Vec::new();
+                }
+            }
         }
         Ok(comp
             .results
@@ -240,7 +319,7 @@ impl CpuProgram {
                     x.iter().map(|l| l.data().as_ptr() as *mut u8).collect();
                 ptrs.extend(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
                 run_kernel(*f, &Pointers(ptrs), *elements, *work);
-                Ok(outs.into_iter().map(Arc::new).collect())
+                Ok(outs.into_iter().map(|o| self.pool.share(o)).collect())
             }
             Step::Dot(plan) => Ok(vec![Arc::new(plan.run(x[0], x[1], &instr.shapes[0]))]),
             Step::While { cond, body } => {
