@@ -310,11 +310,8 @@ impl CpuProgram {
             Step::Param(index) => Ok(vec![args[*index].clone()]),
             Step::Const(lit) => Ok(vec![lit.clone()]),
             Step::Kernel { f, elements, work } => {
-                let mut outs: Vec<Literal> = instr
-                    .shapes
-                    .iter()
-                    .map(|s| Literal::zeros(s.clone()))
-                    .collect();
+                let mut outs: Vec<Literal> =
+                    instr.shapes.iter().map(|s| self.pool.take(s)).collect();
                 let mut ptrs: Vec<*mut u8> =
                     x.iter().map(|l| l.data().as_ptr() as *mut u8).collect();
                 ptrs.extend(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
