@@ -3,24 +3,30 @@ use oxla::{BinaryOp, Builder, Client, DType, Literal, Shape, UnaryOp};
 
 #[test]
 fn softmax_matches_interpreter() {
+    for (rows, cols) in [(4, 37), (3, 1000), (2, 512)] {
+        softmax_case(rows, cols);
+    }
+}
+
+fn softmax_case(rows: usize, cols: usize) {
     let mut b = Builder::new("softmax");
-    let x = b.parameter(Shape::new(DType::F32, [4, 37]));
+    let x = b.parameter(Shape::new(DType::F32, [rows, cols]));
     let ninf = b.constant_f64(DType::F32, f64::NEG_INFINITY);
     let maxr = b.scalar_binary_region(BinaryOp::Max, DType::F32);
     let mx = b.reduce(&[x], &[ninf], &[1], maxr);
-    let mxb = b.broadcast_in_dim(mx[0], &[4, 37], &[0]);
+    let mxb = b.broadcast_in_dim(mx[0], &[rows, cols], &[0]);
     let d = b.binary(BinaryOp::Sub, x, mxb);
     let e = b.unary(UnaryOp::Exp, d);
     let zero = b.constant_f64(DType::F32, 0.0);
     let addr = b.scalar_binary_region(BinaryOp::Add, DType::F32);
     let s = b.reduce(&[e], &[zero], &[1], addr);
-    let sb = b.broadcast_in_dim(s[0], &[4, 37], &[0]);
+    let sb = b.broadcast_in_dim(s[0], &[rows, cols], &[0]);
     let out = b.binary(BinaryOp::Div, e, sb);
     let m = b.finish(&[out]);
-    let xs: Vec<f32> = (0..4 * 37)
+    let xs: Vec<f32> = (0..rows * cols)
         .map(|i| ((i * 7919) % 101) as f32 / 10.0 - 5.0)
         .collect();
-    let lit = Literal::from_vec(&[4, 37], xs);
+    let lit = Literal::from_vec(&[rows, cols], xs);
     let want = evaluate(&m, std::slice::from_ref(&lit)).unwrap();
     let client = Client::cpu();
     let exe = client.compile(m).unwrap();
@@ -30,5 +36,23 @@ fn softmax_matches_interpreter() {
     let w = want[0].as_slice::<f32>().unwrap();
     for (a, b) in g.iter().zip(w) {
         assert!((a - b).abs() <= 1e-6 * b.abs().max(1e-30), "{a} vs {b}");
+    }
+}
+
+#[test]
+fn exp_kernel_runs() {
+    let n = 1 << 12;
+    let mut b = Builder::new("expk");
+    let x = b.parameter(Shape::new(DType::F32, [n]));
+    let e = b.unary(UnaryOp::Exp, x);
+    let m = b.finish(&[e]);
+    let xs: Vec<f32> = (0..n).map(|i| (i as f32) / n as f32).collect();
+    let client = Client::cpu();
+    let exe = client.compile(m).unwrap();
+    let buf = client.buffer_from_literal(Literal::from_vec(&[n], xs.clone()));
+    let got = exe.execute(&[&buf]).unwrap();
+    let g = got[0].literal().as_slice::<f32>().unwrap();
+    for (a, x) in g.iter().zip(&xs) {
+        assert!((a - x.exp()).abs() <= 4.0 * f32::EPSILON * x.exp());
     }
 }

@@ -86,7 +86,7 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
         self.i64t().const_int(v as u64, true)
     }
 
-    fn fresh_id(&mut self) -> usize {
+    pub fn fresh_id(&mut self) -> usize {
         self.next_id += 1;
         self.next_id
     }
@@ -514,10 +514,10 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
                 ParamSource::Scalar(x) => Ok(x),
             },
             Op::Constant(lit) => {
-                if lit.num_elements() == 1 {
+                if crate::passes::fusion::is_splat(lit) && lit.num_elements() > 0 {
                     self.constant(lit, 0)
                 } else {
-                    Err("non-scalar constant inside a kernel".into())
+                    Err("non-splat constant inside a kernel".into())
                 }
             }
             Op::Iota { dim, .. } => {

@@ -4,7 +4,7 @@
 //! Not folded: parameters, side-effecting instructions (directly or through a
 //! region), while loops and anything whose regions contain one (the loop might not
 //! end), results or operands of more than [`FOLD_LIMIT`] elements in total, and
-//! broadcasts and iotas whose result has more than [`FOLD_EXPAND_LIMIT`] elements
+//! growing broadcasts, and iotas whose result has more than [`FOLD_EXPAND_LIMIT`] elements
 //! (a broadcast scalar is cheaper than a large constant). An instruction the
 //! interpreter fails on is left for the runtime to report.
 
@@ -123,11 +123,12 @@ fn foldable(instr: &Instr, consts: &[&Literal], pinned: &[bool]) -> bool {
     }
     let out: usize = instr.shapes.iter().map(|s| s.num_elements()).sum();
     let inputs: usize = consts.iter().map(|c| c.num_elements()).sum();
-    let expands = match instr.op {
-        Op::Iota { .. } => true,
-        Op::BroadcastInDim { .. } => out > inputs,
-        _ => false,
-    };
+    // A broadcast that grows stays a broadcast: fusion computes it for free, while a
+    // folded copy would be one more array for kernels to read.
+    if matches!(instr.op, Op::BroadcastInDim { .. }) && out > inputs {
+        return false;
+    }
+    let expands = matches!(instr.op, Op::Iota { .. });
     out <= FOLD_LIMIT && inputs <= FOLD_LIMIT && !(expands && out > FOLD_EXPAND_LIMIT)
 }
 

@@ -47,7 +47,7 @@ fn duplication_limit(op: &Op) -> usize {
 /// Whether an instruction can be computed element by element inside a kernel.
 pub fn is_fusible(comp: &Computation, instr: &Instr) -> bool {
     match &instr.op {
-        Op::Constant(lit) => lit.num_elements() == 1 && lit.shape().rank() == 0,
+        Op::Constant(lit) => lit.num_elements() == 1,
         Op::BitcastConvert { dtype } => {
             comp.shape(instr.operands[0]).dtype.size_bytes() == dtype.size_bytes()
         }
@@ -69,6 +69,18 @@ pub fn is_fusible(comp: &Computation, instr: &Instr) -> bool {
         | Op::ReducePrecision { .. } => true,
         _ => false,
     }
+}
+
+/// Whether every element of a constant is the same (a kernel computes it as an
+/// immediate instead of reading a buffer).
+pub fn is_splat(lit: &crate::Literal) -> bool {
+    let n = lit.num_elements();
+    if n <= 1 {
+        return n == 1;
+    }
+    let bytes = lit.data().to_bytes();
+    let width = bytes.len() / n;
+    bytes.chunks_exact(width).all(|c| c == &bytes[..width])
 }
 
 /// Whether an instruction roots an input (reduction) kernel.

@@ -110,12 +110,17 @@ impl JitCode {
         module
             .verify()
             .map_err(|e| format!("invalid LLVM IR: {}", e.to_string()))?;
-        if std::env::var_os("OXLA_DUMP_LLVM").is_some() {
+        // OXLA_DUMP_LLVM=before|after prints the kernels' IR around the optimizer.
+        let dump = std::env::var("OXLA_DUMP_LLVM").unwrap_or_default();
+        if dump == "before" {
             eprintln!("{}", module.print_to_string().to_string());
         }
         module
             .run_passes("default<O2>", &host.tm, PassBuilderOptions::create())
             .map_err(|e| format!("LLVM passes: {}", e.to_string()))?;
+        if dump == "after" {
+            eprintln!("{}", module.print_to_string().to_string());
+        }
         let engine = module
             .create_jit_execution_engine(OptimizationLevel::Default)
             .map_err(|e| format!("LLVM JIT: {}", e.to_string()))?;

@@ -239,6 +239,23 @@ pub fn emit_reduce_kernel(
     let red_count: usize = red_sizes.iter().product();
     let elements: usize = out_dims.iter().product();
 
+    if let Some(plan) = row_reduction(el.hlo, comp, &reduces, &in_dims, red_dims) {
+        emit_row_reduction(
+            el,
+            f,
+            (start, end),
+            comp,
+            &params,
+            &outs,
+            &plan,
+            (&out_dims, &red_sizes),
+        )?;
+        return Ok(KernelInfo {
+            name: name.to_string(),
+            elements,
+            work_per_element: red_count.max(1) * comp.instrs.len(),
+        });
+    }
     let outer = begin_loop(el, f, start, end, &[])?;
     let out_idx = el.idx_from_linear(&out_dims, outer.index)?;
     // Initial accumulators: the init operands (scalars).
@@ -312,4 +329,221 @@ pub fn emit_reduce_kernel(
         elements,
         work_per_element: red_count.max(1) * comp.instrs.len(),
     })
+}
+
+/// A reduction over the trailing dims with simple float combiners: the reduced
+/// elements of one output are contiguous, and the kernel keeps `lanes` partial
+/// accumulators (element j goes to accumulator j % lanes) combined in a fixed tree
+/// at the end, a deterministic order that the SLP vectorizer turns into SIMD.
+/// Elements per tile in row reductions (a multiple of every lane count).
+const TILE: usize = 256;
+
+struct RowPlan {
+    lanes: usize,
+    /// Per reduce: its combiner and the identity to start the extra lanes from.
+    ops: Vec<(BinaryOp, f64)>,
+}
+
+fn row_reduction(
+    hlo: &Module,
+    comp: &Computation,
+    reduces: &[usize],
+    in_dims: &[usize],
+    red_dims: &[usize],
+) -> Option<RowPlan> {
+    let rank = in_dims.len();
+    let k = red_dims.len();
+    if k == 0 || red_dims.iter().enumerate().any(|(i, &d)| d != rank - k + i) {
+        return None;
+    }
+    let count: usize = red_dims.iter().map(|&d| in_dims[d]).product();
+    let mut ops = Vec::new();
+    let mut lanes = 16;
+    for &r in reduces {
+        let instr = &comp.instrs[r];
+        let Op::Reduce { body, .. } = &instr.op else {
+            return None;
+        };
+        if instr.operands.len() != 2 {
+            return None;
+        }
+        let d = comp.shape(instr.operands[0]).dtype;
+        if !matches!(d, DType::F32 | DType::F64) {
+            return None;
+        }
+        if d == DType::F64 {
+            lanes = 8;
+        }
+        let op = match crate::backend::interp::simple_combiner(hlo.computation(*body))? {
+            crate::backend::interp::Combiner::Binary(op) => op,
+            crate::backend::interp::Combiner::Second => return None,
+        };
+        let identity = match op {
+            BinaryOp::Add => -0.0,
+            BinaryOp::Mul => 1.0,
+            BinaryOp::Max => f64::NEG_INFINITY,
+            BinaryOp::Min => f64::INFINITY,
+            _ => return None,
+        };
+        ops.push((op, identity));
+    }
+    (count >= 2 * lanes).then_some(RowPlan { lanes, ops })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit_row_reduction<'ctx>(
+    el: &mut Elemental<'_, 'ctx>,
+    f: FunctionValue<'ctx>,
+    (start, end): (IntValue<'ctx>, IntValue<'ctx>),
+    comp: &Computation,
+    params: &[ParamSource<'ctx>],
+    outs: &[PointerValue<'ctx>],
+    plan: &RowPlan,
+    (out_dims, red_sizes): (&[usize], &[usize]),
+) -> R<()> {
+    let reduces: Vec<usize> = {
+        let mut v: Vec<usize> = Vec::new();
+        for r in &comp.results {
+            if !v.contains(&r.instr) {
+                v.push(r.instr);
+            }
+        }
+        v
+    };
+    let count: usize = red_sizes.iter().product();
+    let lanes = plan.lanes;
+    let main = (count / lanes * lanes) as i64;
+    let outer = begin_loop(el, f, start, end, &[])?;
+    let out_idx = el.idx_from_linear(out_dims, outer.index)?;
+    let row_base = bld(el
+        .builder
+        .build_int_nuw_mul(outer.index, el.c64(count as i64), "rb"))?;
+    // Lane 0 starts from the init value, the others from the identity.
+    let mut inits = Vec::new();
+    for (n, &r) in reduces.iter().enumerate() {
+        let instr = &comp.instrs[r];
+        let s = el.scalar_idx();
+        let init = el.value(comp, params, instr.operands[1], &s)?;
+        let ty = init.get_type().into_float_type();
+        inits.push(init);
+        for _ in 1..lanes {
+            inits.push(ty.const_float(plan.ops[n].1).into());
+        }
+    }
+    let element = |el: &mut Elemental<'_, 'ctx>, pos: IntValue<'ctx>| -> R<Idx<'ctx>> {
+        let red = el.idx_from_linear(red_sizes, pos)?;
+        let mut multi = out_idx.multi.clone();
+        multi.extend(red.multi);
+        let linear = bld(el.builder.build_int_nuw_add(row_base, pos, "el"))?;
+        Ok(Idx {
+            id: el.fresh_id(),
+            multi,
+            linear,
+        })
+    };
+    // Bulk: tiles of TILE elements are first computed into stack buffers by a plain
+    // elementwise loop (which the loop vectorizer handles whatever the producers
+    // are), then folded into the lanes; the order per lane is the same as below.
+    let tiles_end = (count / TILE * TILE) as i64;
+    let mut tile_bufs = Vec::new();
+    {
+        let entry = f.get_first_basic_block().expect("entry block");
+        let here = el.builder.get_insert_block().expect("positioned");
+        match entry.get_first_instruction() {
+            Some(first) => el.builder.position_before(&first),
+            None => el.builder.position_at_end(entry),
+        }
+        for &r in &reduces {
+            let d = comp.shape(comp.instrs[r].operands[0]).dtype;
+            let ty = inkwell::types::BasicType::array_type(&el.storage_type(d), TILE as u32);
+            tile_bufs.push((bld(el.builder.build_alloca(ty, "tile"))?, d));
+        }
+        el.builder.position_at_end(here);
+    }
+    let tiles = begin_loop(el, f, el.c64(0), el.c64(tiles_end), &inits)?;
+    let fill = begin_loop(el, f, el.c64(0), el.c64(TILE as i64), &[])?;
+    let pos = bld(el.builder.build_int_nuw_add(tiles.index, fill.index, "pos"))?;
+    let idx = element(el, pos)?;
+    for (n, &r) in reduces.iter().enumerate() {
+        let operand = comp.instrs[r].operands[0];
+        let x = el.value(comp, params, operand, &idx)?;
+        el.store(tile_bufs[n].0, tile_bufs[n].1, fill.index, x)?;
+    }
+    end_loop(el, &fill, el.c64(1), &[])?;
+    el.clear_memo();
+    let tile_accs: Vec<BasicValueEnum> = tiles.carried.iter().map(|p| p.as_basic_value()).collect();
+    let fold = begin_loop(el, f, el.c64(0), el.c64(TILE as i64), &tile_accs)?;
+    let mut next = Vec::new();
+    for (n, (buf, d)) in tile_bufs.iter().enumerate() {
+        for j in 0..lanes {
+            let at = bld(el
+                .builder
+                .build_int_nuw_add(fold.index, el.c64(j as i64), "at"))?;
+            let x = el.load(*buf, *d, at)?;
+            let acc = fold.carried[n * lanes + j].as_basic_value();
+            next.push(el.binary(plan.ops[n].0, *d, acc, x)?);
+        }
+    }
+    end_loop(el, &fold, el.c64(lanes as i64), &next)?;
+    let folded: Vec<BasicValueEnum> = fold.carried.iter().map(|p| p.as_basic_value()).collect();
+    end_loop(el, &tiles, el.c64(TILE as i64), &folded)?;
+    let after_tiles: Vec<BasicValueEnum> =
+        tiles.carried.iter().map(|p| p.as_basic_value()).collect();
+
+    let body = begin_loop(el, f, el.c64(tiles_end), el.c64(main), &after_tiles)?;
+    let mut next = Vec::new();
+    for (n, &r) in reduces.iter().enumerate() {
+        let operand = comp.instrs[r].operands[0];
+        let d = comp.shape(operand).dtype;
+        for j in 0..lanes {
+            let pos = bld(el
+                .builder
+                .build_int_nuw_add(body.index, el.c64(j as i64), "pos"))?;
+            let idx = element(el, pos)?;
+            let x = el.value(comp, params, operand, &idx)?;
+            let acc = body.carried[n * lanes + j].as_basic_value();
+            next.push(el.binary(plan.ops[n].0, d, acc, x)?);
+        }
+    }
+    end_loop(el, &body, el.c64(lanes as i64), &next)?;
+    el.clear_memo();
+    // Fixed-shape tree over the lanes, then the remainder in order.
+    let mut totals = Vec::new();
+    for (n, &r) in reduces.iter().enumerate() {
+        let d = comp.shape(comp.instrs[r].operands[0]).dtype;
+        let mut level: Vec<BasicValueEnum> = (0..lanes)
+            .map(|j| body.carried[n * lanes + j].as_basic_value())
+            .collect();
+        while level.len() > 1 {
+            let mut up = Vec::with_capacity(level.len() / 2);
+            for pair in level.chunks(2) {
+                up.push(el.binary(plan.ops[n].0, d, pair[0], pair[1])?);
+            }
+            level = up;
+        }
+        totals.push(level[0]);
+    }
+    let tail = begin_loop(el, f, el.c64(main), el.c64(count as i64), &totals)?;
+    let mut next = Vec::new();
+    for (n, &r) in reduces.iter().enumerate() {
+        let operand = comp.instrs[r].operands[0];
+        let d = comp.shape(operand).dtype;
+        let idx = element(el, tail.index)?;
+        let x = el.value(comp, params, operand, &idx)?;
+        next.push(el.binary(plan.ops[n].0, d, tail.carried[n].as_basic_value(), x)?);
+    }
+    end_loop(el, &tail, el.c64(1), &next)?;
+    el.clear_memo();
+    for (k, r) in comp.results.iter().enumerate() {
+        let n = reduces
+            .iter()
+            .position(|&x| x == r.instr)
+            .expect("reduce root");
+        let d = comp.shape(*r).dtype;
+        el.store(outs[k], d, outer.index, tail.carried[n].as_basic_value())?;
+    }
+    end_loop(el, &outer, el.c64(1), &[])?;
+    el.clear_memo();
+    bld(el.builder.build_return(None))?;
+    Ok(())
 }

@@ -63,11 +63,16 @@ struct BufferPool {
 /// Most buffers (and bytes) a pool keeps.
 const POOL_BUFFERS: usize = 64;
 const POOL_BYTES: usize = 1 << 30;
+/// Smaller buffers come straight from the allocator, which recycles them cheaply.
+const POOL_MIN_BYTES: usize = 1 << 16;
 
 impl BufferPool {
     /// A buffer of `shape` whose contents are garbage (every kernel writes all of
     /// its outputs).
     fn take(&self, shape: &crate::Shape) -> Literal {
+        if shape.size_bytes() < POOL_MIN_BYTES {
+            return Literal::zeros(shape.clone());
+        }
         let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(pos) = buffers
             .iter()
@@ -84,6 +89,9 @@ impl BufferPool {
     /// Hands out `lit`, keeping a reference to recycle it later.
     fn share(&self, lit: Literal) -> Arc<Literal> {
         let lit = Arc::new(lit);
+        if lit.shape().size_bytes() < POOL_MIN_BYTES {
+            return lit;
+        }
         let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
         let bytes: usize = buffers.iter().map(|b| b.shape().size_bytes()).sum();
         if buffers.len() < POOL_BUFFERS && bytes + lit.shape().size_bytes() <= POOL_BYTES {
