@@ -755,7 +755,12 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
                     });
                     offset += size;
                 }
-                result.ok_or_else(|| "concatenate of empty operands".to_string())
+                // All operands empty: so is the output, and this element is never
+                // computed; any value of the right type will do.
+                Ok(match result {
+                    Some(x) => x,
+                    None => self.compute_type(d).const_zero(),
+                })
             }
             Op::ReducePrecision {
                 exponent_bits,

@@ -230,6 +230,10 @@ pub fn emit_reduce_kernel(
     let Op::Reduce { dims: red_dims, .. } = &first.op else {
         return Err("input kernel root is not a reduce".into());
     };
+    // Combine in increasing index order (the reduce semantics), whatever order the
+    // dims are listed in: float results depend on it.
+    let mut red_dims = red_dims.clone();
+    red_dims.sort_unstable();
     let in_dims = comp.shape(first.operands[0]).dims.clone();
     let out_dims: Vec<usize> = (0..in_dims.len())
         .filter(|d| !red_dims.contains(d))
