@@ -318,12 +318,12 @@ impl Data {
 
     /// Address of the first element (for backends that run native code on it).
     pub fn as_ptr(&self) -> *const u8 {
-        with_data!(self, v => v.as_ptr() as *const u8)
+        with_data!(self, v => v.as_ptr().cast::<u8>())
     }
 
     /// Mutable address of the first element (for backends writing results).
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
-        with_data!(self, v => v.as_mut_ptr() as *mut u8)
+        with_data!(self, v => v.as_mut_ptr().cast::<u8>())
     }
 
     /// Raw little-endian bytes of the elements (bool as 0/1 bytes).

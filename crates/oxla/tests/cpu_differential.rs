@@ -155,10 +155,10 @@ fn unsorted_reduce_dims_combine_in_index_order() {
         let p = b.reduce(&[x], &[one], &[1, 0], mul)[0];
         let m = b.finish(&[s, p]);
         // Magnitudes spread over many binades so that the order shows.
-        let xs: Vec<f64> = (0..105)
+        let xs: Vec<f64> = (0..105i32)
             .map(|i| {
                 let s = if i % 3 == 0 { -1.0 } else { 1.0 };
-                s * 1.37f64.powi((i * 7919 % 41) as i32 - 20)
+                s * 1.37f64.powi(i * 7919 % 41 - 20)
             })
             .collect();
         let lit = Literal::from_vec(&[5, 7, 3], xs).convert(dtype);

@@ -12,7 +12,7 @@
 
 use super::helpers;
 use crate::hlo::ir::*;
-use crate::{DType, Literal, Shape};
+use crate::{DType, Literal};
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
@@ -350,7 +350,7 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
         }
     }
 
-    fn from_bits64(&self, bits: IntValue<'ctx>, d: DType) -> R<BasicValueEnum<'ctx>> {
+    fn value_from_bits64(&self, bits: IntValue<'ctx>, d: DType) -> R<BasicValueEnum<'ctx>> {
         let width = d.size_bytes() as u32 * 8;
         let t = if width == 64 {
             bits
@@ -396,7 +396,7 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
                 xb,
             ],
         )?;
-        self.from_bits64(r, out)
+        self.value_from_bits64(r, out)
     }
 
     fn binary_helper(
@@ -417,7 +417,7 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
                 yb,
             ],
         )?;
-        self.from_bits64(r, d)
+        self.value_from_bits64(r, d)
     }
 
     fn convert_helper(
@@ -435,7 +435,7 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
                 xb,
             ],
         )?;
-        self.from_bits64(r, to)
+        self.value_from_bits64(r, to)
     }
 
     fn intrinsic(&self, name: &str, types: &[BasicTypeEnum<'ctx>]) -> R<FunctionValue<'ctx>> {
@@ -777,7 +777,7 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
                         self.i32c(*mantissa_bits),
                     ],
                 )?;
-                self.from_bits64(r, d)
+                self.value_from_bits64(r, d)
             }
             other => Err(format!("{} cannot be computed elementally", other.name())),
         }
@@ -1184,11 +1184,6 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             out.push(self.value(c, &params, r, &idx)?);
         }
         Ok(out)
-    }
-
-    /// The `Shape` of a value, for callers.
-    pub fn shape_of<'c>(comp: &'c Computation, v: Value) -> &'c Shape {
-        comp.shape(v)
     }
 
     /// The LLVM type of a pointer (opaque pointers: one type).

@@ -243,7 +243,7 @@ pub fn emit_reduce_kernel(
     let red_count: usize = red_sizes.iter().product();
     let elements: usize = out_dims.iter().product();
 
-    if let Some(plan) = row_reduction(el.hlo, comp, &reduces, &in_dims, red_dims) {
+    if let Some(plan) = row_reduction(el.hlo, comp, &reduces, &in_dims, &red_dims) {
         emit_row_reduction(
             el,
             f,
