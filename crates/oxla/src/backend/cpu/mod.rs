@@ -28,6 +28,8 @@ enum Step {
         work: usize,
     },
     Dot(dot::DotPlan),
+    /// dynamic_update_slice, in place when the operand dies here.
+    UpdateSlice,
     While {
         cond: CompId,
         body: CompId,
@@ -46,9 +48,11 @@ struct CpuProgram {
     module: Arc<Module>,
     /// Steps per computation (empty for computations that are never run as steps).
     steps: Vec<Vec<Step>>,
-    /// Per computation and instruction: the last instruction reading its results
-    /// (`usize::MAX` for computation results), so buffers die as early as possible.
-    last_use: Vec<Vec<usize>>,
+    /// Per computation, instruction and result: the last instruction reading it
+    /// (`usize::MAX` for computation results), so buffers die as early as possible
+    /// and a dying operand can be updated in place.
+    last_use: Vec<Vec<Vec<usize>>>,
+    param_reads: Vec<Vec<usize>>,
     pool: BufferPool,
     _code: Arc<JitCode>,
 }
@@ -103,17 +107,35 @@ impl BufferPool {
     }
 }
 
-fn last_uses(comp: &Computation) -> Vec<usize> {
-    let mut last = vec![0usize; comp.instrs.len()];
+/// Per instruction and result: the last instruction reading it (`usize::MAX` for
+/// computation results).
+fn last_uses(comp: &Computation) -> Vec<Vec<usize>> {
+    let mut last: Vec<Vec<usize>> = comp
+        .instrs
+        .iter()
+        .map(|i| vec![0; i.shapes.len()])
+        .collect();
     for (i, instr) in comp.instrs.iter().enumerate() {
         for v in &instr.operands {
-            last[v.instr] = i;
+            last[v.instr][v.index] = i;
         }
     }
     for v in &comp.results {
-        last[v.instr] = usize::MAX;
+        last[v.instr][v.index] = usize::MAX;
     }
     last
+}
+
+/// How many parameter instructions read each parameter (one, normally: then the
+/// computation takes ownership of the argument).
+fn parameter_reads(comp: &Computation) -> Vec<usize> {
+    let mut reads = vec![0; comp.params.len()];
+    for instr in &comp.instrs {
+        if let Op::Parameter { index } = instr.op {
+            reads[index] += 1;
+        }
+    }
+    reads
 }
 
 impl Backend for CpuBackend {
@@ -223,6 +245,7 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
                     branches: branches.clone(),
                 },
                 Op::Call { comp } => Step::Call { comp: *comp },
+                Op::DynamicUpdateSlice => Step::UpdateSlice,
                 _ => Step::Interp,
             };
             list.push(step);
@@ -230,10 +253,12 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
         steps.push(list);
     }
     let last_use = module.computations.iter().map(last_uses).collect();
+    let param_reads = module.computations.iter().map(parameter_reads).collect();
     Ok(CpuProgram {
         module: Arc::new(module),
         steps,
         last_use,
+        param_reads,
         pool: BufferPool {
             buffers: std::sync::Mutex::new(Vec::new()),
         },
@@ -275,47 +300,60 @@ fn run_kernel(f: KernelFn, ptrs: &Pointers, elements: usize, work: usize) {
 }
 
 impl CpuProgram {
+    /// Runs computation `id`, taking ownership of its arguments so that buffers
+    /// nobody else holds can be updated in place.
     fn run_computation(
         &self,
         id: CompId,
-        args: &[Arc<Literal>],
+        args: Vec<Arc<Literal>>,
     ) -> Result<Vec<Arc<Literal>>, String> {
         let comp = self.module.computation(id);
         let steps = &self.steps[id.0];
-        let mut values: Vec<Vec<Arc<Literal>>> = Vec::with_capacity(comp.instrs.len());
+        let last_use = &self.last_use[id.0];
+        let mut args: Vec<Option<Arc<Literal>>> = args.into_iter().map(Some).collect();
+        let mut values: Vec<Vec<Option<Arc<Literal>>>> = Vec::with_capacity(comp.instrs.len());
         for (i, instr) in comp.instrs.iter().enumerate() {
-            let operands: Vec<&Arc<Literal>> = instr
-                .operands
-                .iter()
-                .map(|v| &values[v.instr][v.index])
-                .collect();
-            let out = self
-                .run_step(&steps[i], instr, &operands, args)
-                .map_err(|e| format!("{} %{i} ({}): {e}", comp.name, instr.op.name()))?;
-            values.push(out);
-            // Operands read for the last time die now.
-            for v in &instr.operands {
-                if self.last_use[id.0][v.instr] == i {
-                    values[v.instr] = Vec::new();
-                }
+            let mut operands: Vec<Arc<Literal>> = Vec::with_capacity(instr.operands.len());
+            for (k, v) in instr.operands.iter().enumerate() {
+                let dies = last_use[v.instr][v.index] == i && !instr.operands[k + 1..].contains(v);
+                let slot = &mut values[v.instr][v.index];
+                let value = if dies { slot.take() } else { slot.clone() };
+                operands
+                    .push(value.ok_or_else(|| format!("{} %{i}: operand {k} is gone", comp.name))?);
             }
+            let out = match &steps[i] {
+                Step::Param(index) => {
+                    let arg = if self.param_reads[id.0][*index] == 1 {
+                        args[*index].take()
+                    } else {
+                        args[*index].clone()
+                    };
+                    vec![arg.ok_or_else(|| format!("{}: parameter {index} is gone", comp.name))?]
+                }
+                step => self
+                    .run_step(step, instr, operands)
+                    .map_err(|e| format!("{} %{i} ({}): {e}", comp.name, instr.op.name()))?,
+            };
+            values.push(out.into_iter().map(Some).collect());
         }
-        Ok(comp
-            .results
+        comp.results
             .iter()
-            .map(|v| values[v.instr][v.index].clone())
-            .collect())
+            .map(|v| {
+                values[v.instr][v.index]
+                    .clone()
+                    .ok_or_else(|| format!("{}: result is gone", comp.name))
+            })
+            .collect()
     }
 
     fn run_step(
         &self,
         step: &Step,
         instr: &Instr,
-        x: &[&Arc<Literal>],
-        args: &[Arc<Literal>],
+        x: Vec<Arc<Literal>>,
     ) -> Result<Vec<Arc<Literal>>, String> {
         match step {
-            Step::Param(index) => Ok(vec![args[*index].clone()]),
+            Step::Param(_) => Err("parameters are read by run_computation".into()),
             Step::Const(lit) => Ok(vec![lit.clone()]),
             Step::Kernel { f, elements, work } => {
                 let mut outs: Vec<Literal> =
@@ -326,31 +364,38 @@ impl CpuProgram {
                 run_kernel(*f, &Pointers(ptrs), *elements, *work);
                 Ok(outs.into_iter().map(|o| self.pool.share(o)).collect())
             }
-            Step::Dot(plan) => Ok(vec![Arc::new(plan.run(x[0], x[1], &instr.shapes[0]))]),
+            Step::Dot(plan) => Ok(vec![Arc::new(plan.run(&x[0], &x[1], &instr.shapes[0]))]),
+            Step::UpdateSlice => {
+                let mut it = x.into_iter();
+                let operand = it.next().ok_or("missing operand")?;
+                let update = it.next().ok_or("missing update")?;
+                let starts: Vec<i128> = it.map(|s| s.data().get_i128(0)).collect();
+                // In place when nobody else holds the operand; otherwise a copy.
+                let mut target =
+                    Arc::try_unwrap(operand).unwrap_or_else(|shared| (*shared).clone());
+                update_slice(&mut target, &update, &starts)?;
+                Ok(vec![Arc::new(target)])
+            }
             Step::While { cond, body } => {
-                let mut state: Vec<Arc<Literal>> = x.iter().map(|&l| l.clone()).collect();
+                let mut state = x;
                 loop {
-                    let p = self.run_computation(*cond, &state)?;
+                    let p = self.run_computation(*cond, state.clone())?;
                     let go = p[0]
                         .as_slice::<bool>()
                         .ok_or("while predicate is not bool")?[0];
                     if !go {
                         return Ok(state);
                     }
-                    state = self.run_computation(*body, &state)?;
+                    state = self.run_computation(*body, state)?;
                 }
             }
             Step::Conditional { branches } => {
                 let last = branches.len() as i128 - 1;
                 // An out-of-range index runs the last branch (XLA clamps).
                 let i = x[0].data().get_i128(0).clamp(0, last) as usize;
-                let rest: Vec<Arc<Literal>> = x[1..].iter().map(|&l| l.clone()).collect();
-                self.run_computation(branches[i], &rest)
+                self.run_computation(branches[i], x[1..].to_vec())
             }
-            Step::Call { comp } => {
-                let all: Vec<Arc<Literal>> = x.iter().map(|&l| l.clone()).collect();
-                self.run_computation(*comp, &all)
-            }
+            Step::Call { comp } => self.run_computation(*comp, x),
             Step::Interp => {
                 let interp = Interp::new(&self.module);
                 let refs: Vec<&Literal> = x.iter().map(|l| l.as_ref()).collect();
@@ -361,11 +406,65 @@ impl CpuProgram {
     }
 }
 
+/// Writes `update` into `target` at `starts`, clamped so the update fits
+/// (dynamic_update_slice semantics), one contiguous innermost row at a time.
+fn update_slice(target: &mut Literal, update: &Literal, starts: &[i128]) -> Result<(), String> {
+    let dims = target.dims().to_vec();
+    let udims = update.dims().to_vec();
+    if target.dtype() != update.dtype() || dims.len() != udims.len() || starts.len() != dims.len() {
+        return Err("dynamic_update_slice: operand, update and starts disagree".into());
+    }
+    if udims.contains(&0) {
+        return Ok(());
+    }
+    let width = target.dtype().size_bytes();
+    let start: Vec<usize> = starts
+        .iter()
+        .zip(dims.iter().zip(&udims))
+        .map(|(&s, (&d, &u))| s.clamp(0, (d - u) as i128) as usize)
+        .collect();
+    let tstrides = crate::strides_of(&dims);
+    let rank = dims.len();
+    let row = if rank == 0 { 1 } else { udims[rank - 1] };
+    let rows = update.num_elements() / row;
+    let outer: Vec<usize> = if rank == 0 {
+        vec![]
+    } else {
+        udims[..rank - 1].to_vec()
+    };
+    let src = update.data().as_ptr();
+    let dst = target.data_mut().as_mut_ptr();
+    for r in 0..rows {
+        // Multi-index of this row inside the update, then its offset in the target.
+        let mut rem = r;
+        let mut offset = 0;
+        for k in (0..outer.len()).rev() {
+            let i = rem % outer[k];
+            rem /= outer[k];
+            offset += (start[k] + i) * tstrides[k];
+        }
+        if rank > 0 {
+            offset += start[rank - 1];
+        }
+        // SAFETY: the clamped window lies inside `target` (start + update dims <=
+        // dims), rows of `row` elements are contiguous in both row-major buffers, and
+        // `update` and `target` are distinct allocations of the same element width.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                src.add(r * row * width),
+                dst.add(offset * width),
+                row * width,
+            );
+        }
+    }
+    Ok(())
+}
+
 impl CompiledProgram for CpuProgram {
     fn run(&self, args: &[&Buffer]) -> Result<Vec<Buffer>, Error> {
         let args: Vec<Arc<Literal>> = args.iter().map(|b| b.shared_literal()).collect();
         let out = self
-            .run_computation(self.module.entry, &args)
+            .run_computation(self.module.entry, args)
             .map_err(Error::Runtime)?;
         Ok(out.into_iter().map(|l| Buffer::from_shared(l, 0)).collect())
     }
