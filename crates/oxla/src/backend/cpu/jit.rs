@@ -57,7 +57,20 @@ pub fn host_machine() -> &'static TargetMachineCell {
                 CodeModel::JITDefault,
             )
             .expect("host target machine");
-        TargetMachineCell { tm, cpu, features }
+        let vector_bits = if features.contains("+avx512f") {
+            "512"
+        } else if features.contains("+avx") {
+            "256"
+        } else {
+            "128"
+        }
+        .to_string();
+        TargetMachineCell {
+            tm,
+            cpu,
+            features,
+            vector_bits,
+        }
     })
 }
 
@@ -66,6 +79,8 @@ pub struct TargetMachineCell {
     pub tm: TargetMachine,
     pub cpu: String,
     pub features: String,
+    /// The preferred vector width in bits.
+    pub vector_bits: String,
 }
 
 // SAFETY: LLVM's TargetMachine is immutable after creation; we only use it to read
@@ -101,10 +116,14 @@ impl JitCode {
         let names = emit(cx, &module)?;
         let cpu_attr = cx.create_string_attribute("target-cpu", &host.cpu);
         let feat_attr = cx.create_string_attribute("target-features", &host.features);
+        // Full-width vectors where the CPU has them: LLVM's default tuning for some
+        // AVX-512 CPUs prefers 256-bit vectors.
+        let width_attr = cx.create_string_attribute("prefer-vector-width", &host.vector_bits);
         for f in module.get_functions() {
             if f.count_basic_blocks() > 0 {
                 f.add_attribute(inkwell::attributes::AttributeLoc::Function, cpu_attr);
                 f.add_attribute(inkwell::attributes::AttributeLoc::Function, feat_attr);
+                f.add_attribute(inkwell::attributes::AttributeLoc::Function, width_attr);
             }
         }
         module

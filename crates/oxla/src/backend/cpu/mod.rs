@@ -90,6 +90,24 @@ impl BufferPool {
         Literal::zeros(shape.clone())
     }
 
+    /// Exclusive ownership of `buffer` when the pool's reference is the only other
+    /// one (the pool lets go of it); otherwise the buffer back.
+    fn reclaim(&self, buffer: Arc<Literal>) -> Result<Literal, Arc<Literal>> {
+        let buffer = match Arc::try_unwrap(buffer) {
+            Ok(lit) => return Ok(lit),
+            Err(shared) => shared,
+        };
+        if Arc::strong_count(&buffer) != 2 {
+            return Err(buffer);
+        }
+        let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pos) = buffers.iter().position(|b| Arc::ptr_eq(b, &buffer)) {
+            drop(buffers.swap_remove(pos));
+        }
+        drop(buffers);
+        Arc::try_unwrap(buffer)
+    }
+
     /// Hands out `lit`, keeping a reference to recycle it later.
     fn share(&self, lit: Literal) -> Arc<Literal> {
         let lit = Arc::new(lit);
