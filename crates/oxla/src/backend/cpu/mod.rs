@@ -389,8 +389,10 @@ impl CpuProgram {
                 let update = it.next().ok_or("missing update")?;
                 let starts: Vec<i128> = it.map(|s| s.data().get_i128(0)).collect();
                 // In place when nobody else holds the operand; otherwise a copy.
-                let mut target =
-                    Arc::try_unwrap(operand).unwrap_or_else(|shared| (*shared).clone());
+                let mut target = self
+                    .pool
+                    .reclaim(operand)
+                    .unwrap_or_else(|shared| (*shared).clone());
                 update_slice(&mut target, &update, &starts)?;
                 Ok(vec![Arc::new(target)])
             }
