@@ -448,7 +448,17 @@ fn emit_row_reduction<'ctx>(
     // Bulk: tiles of TILE elements are first computed into stack buffers by a plain
     // elementwise loop (which the loop vectorizer handles whatever the producers
     // are), then folded into the lanes; the order per lane is the same as below.
-    let tiles_end = (count / TILE * TILE) as i64;
+    // Operands read straight from a buffer need no tile (LLVM would turn the fill
+    // into a memcpy); the lanes below fold them directly, in the same order.
+    let plain = reduces.iter().all(|&r| {
+        let operand = comp.instrs[r].operands[0];
+        matches!(comp.instrs[operand.instr].op, Op::Parameter { .. })
+    });
+    let tiles_end = if plain {
+        0
+    } else {
+        (count / TILE * TILE) as i64
+    };
     let mut tile_bufs = Vec::new();
     {
         let entry = f.get_first_basic_block().expect("entry block");
