@@ -22,7 +22,7 @@
 //! left alone; control-flow bodies are fused like the entry computation.
 
 use crate::hlo::ir::*;
-use crate::{DType, Error, Shape};
+use crate::Error;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 /// How many kernels may recompute one fusible value, by how expensive it is.
@@ -127,7 +127,7 @@ pub fn fuse_module(module: &mut Module) -> Result<bool, Error> {
             continue;
         }
         let comp = module.computations[id].clone();
-        let (rebuilt, fused) = fuse_computation(&comp, module, &combiners);
+        let (rebuilt, fused) = fuse_computation(&comp, module);
         if !fused.is_empty() {
             changed = true;
             module.computations[id] = rebuilt;
@@ -428,11 +428,7 @@ fn unit_graph(comp: &Computation, plan: &Plan) -> Units {
 
 /// Rebuilds `comp` with fusion instructions; returns it and the ids of the fused
 /// computations appended to `module`.
-fn fuse_computation(
-    comp: &Computation,
-    module: &mut Module,
-    _combiners: &BTreeSet<usize>,
-) -> (Computation, Vec<CompId>) {
+fn fuse_computation(comp: &Computation, module: &mut Module) -> (Computation, Vec<CompId>) {
     let plan = plan(comp);
     let live_kernels: Vec<usize> = (0..plan.kernels.len())
         .filter(|&k| !plan.kernels[k].roots.is_empty())
@@ -472,7 +468,7 @@ fn fuse_computation(
             continue;
         }
         let kernel = &plan.kernels[unit];
-        let (body, inputs, outputs) = fused_body(comp, &plan, unit, module.computations.len());
+        let (body, inputs, outputs) = fused_body(comp, &plan, unit);
         let id = CompId(module.computations.len());
         let shapes = body.result_shapes();
         module.computations.push(body);
@@ -541,12 +537,7 @@ fn schedule(comp: &Computation, plan: &Plan, units: &Units) -> Vec<usize> {
 /// The fused computation of kernel `k`: its members copied in order, reading
 /// materialized values as parameters. Returns it, the outer values it reads, and
 /// the outer values its results stand for.
-fn fused_body(
-    comp: &Computation,
-    plan: &Plan,
-    k: usize,
-    _next_id: usize,
-) -> (Computation, Vec<Value>, Vec<Value>) {
+fn fused_body(comp: &Computation, plan: &Plan, k: usize) -> (Computation, Vec<Value>, Vec<Value>) {
     let kernel = &plan.kernels[k];
     let member = |i: usize| !plan.dead[i] && plan.kernels_of[i].contains(&k);
     let mut body = Computation {
@@ -628,10 +619,4 @@ pub fn kernel_count(module: &Module, comp: CompId) -> usize {
             )
         })
         .count()
-}
-
-/// Shape helper for tests: a scalar of `dtype`.
-#[allow(dead_code)]
-fn scalar(dtype: DType) -> Shape {
-    Shape::scalar(dtype)
 }

@@ -249,6 +249,7 @@ pub fn emit_reduce_kernel(
             f,
             (start, end),
             comp,
+            &reduces,
             &params,
             &outs,
             &plan,
@@ -275,18 +276,16 @@ pub fn emit_reduce_kernel(
     let inner = begin_loop(el, f, el.c64(0), el.c64(red_count as i64), &inits)?;
     let red_idx = el.idx_from_linear(&red_sizes, inner.index)?;
     let mut multi = Vec::with_capacity(in_dims.len());
-    let (mut oi, mut ri) = (0, 0);
+    let mut oi = 0;
     for d in 0..in_dims.len() {
         if red_dims.contains(&d) {
             let pos = red_dims.iter().position(|&x| x == d).expect("reduced dim");
             multi.push(red_idx.multi[pos]);
-            ri += 1;
         } else {
             multi.push(out_idx.multi[oi]);
             oi += 1;
         }
     }
-    let _ = ri;
     let in_idx = el.idx_from_multi(&in_dims, multi)?;
     let mut next: Vec<BasicValueEnum> = Vec::new();
     let mut acc_pos = 0;
@@ -400,20 +399,12 @@ fn emit_row_reduction<'ctx>(
     f: FunctionValue<'ctx>,
     (start, end): (IntValue<'ctx>, IntValue<'ctx>),
     comp: &Computation,
+    reduces: &[usize],
     params: &[ParamSource<'ctx>],
     outs: &[PointerValue<'ctx>],
     plan: &RowPlan,
     (out_dims, red_sizes): (&[usize], &[usize]),
 ) -> R<()> {
-    let reduces: Vec<usize> = {
-        let mut v: Vec<usize> = Vec::new();
-        for r in &comp.results {
-            if !v.contains(&r.instr) {
-                v.push(r.instr);
-            }
-        }
-        v
-    };
     let count: usize = red_sizes.iter().product();
     let lanes = plan.lanes;
     let main = (count / lanes * lanes) as i64;
@@ -467,7 +458,7 @@ fn emit_row_reduction<'ctx>(
             Some(first) => el.builder.position_before(&first),
             None => el.builder.position_at_end(entry),
         }
-        for &r in &reduces {
+        for &r in reduces {
             let d = comp.shape(comp.instrs[r].operands[0]).dtype;
             let ty = inkwell::types::BasicType::array_type(&el.storage_type(d), TILE as u32);
             tile_bufs.push((bld(el.builder.build_alloca(ty, "tile"))?, d));
