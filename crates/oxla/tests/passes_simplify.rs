@@ -561,3 +561,82 @@ fn rewrites_inside_regions() {
         1
     );
 }
+
+#[test]
+fn dot_with_one_element_contractions_becomes_a_multiply() {
+    // Per-example outer products (vmap of a dot's gradient): no contracting dims, or
+    // contracting dims of size one, with batch dims interleaved with the free dims.
+    let cases: [(Vec<usize>, Vec<usize>, DotDims); 3] = [
+        (
+            vec![6],
+            vec![6, 5],
+            DotDims {
+                lhs_batch: vec![0],
+                rhs_batch: vec![0],
+                lhs_contracting: vec![],
+                rhs_contracting: vec![],
+            },
+        ),
+        (
+            vec![2, 1, 3],
+            vec![1, 4, 3],
+            DotDims {
+                lhs_batch: vec![2],
+                rhs_batch: vec![2],
+                lhs_contracting: vec![1],
+                rhs_contracting: vec![0],
+            },
+        ),
+        (
+            vec![3, 1],
+            vec![1, 5, 2],
+            DotDims {
+                lhs_batch: vec![],
+                rhs_batch: vec![],
+                lhs_contracting: vec![1],
+                rhs_contracting: vec![0],
+            },
+        ),
+    ];
+    for dtype in [
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::BF16,
+        DType::I32,
+        DType::U8,
+    ] {
+        for (i, (ld, rd, dims)) in cases.iter().enumerate() {
+            let m = module(
+                &[Shape::new(dtype, ld.clone()), Shape::new(dtype, rd.clone())],
+                |b, p| vec![dot(b, p[0], p[1], dims.clone(), dtype)],
+            );
+            let out = simplified(&m, 30 + i as u64);
+            assert_eq!(count(&out, "dot_general"), 0, "{out}");
+            assert_eq!(count(&out, "multiply"), 1, "{out}");
+        }
+    }
+    // A real contraction, and operands of another dtype than the output, stay dots.
+    let dims = DotDims {
+        lhs_batch: vec![],
+        rhs_batch: vec![],
+        lhs_contracting: vec![1],
+        rhs_contracting: vec![0],
+    };
+    let m = module(
+        &[
+            Shape::new(DType::F32, [3, 2]),
+            Shape::new(DType::F32, [2, 4]),
+        ],
+        |b, p| vec![dot(b, p[0], p[1], dims.clone(), DType::F32)],
+    );
+    assert!(!apply(&m, &[&Simplify]).1);
+    let m = module(
+        &[
+            Shape::new(DType::F16, [3, 1]),
+            Shape::new(DType::F16, [1, 4]),
+        ],
+        |b, p| vec![dot(b, p[0], p[1], dims.clone(), DType::F32)],
+    );
+    assert!(!apply(&m, &[&Simplify]).1);
+}

@@ -23,7 +23,7 @@
 
 use super::rewrite::Rewriter;
 use super::Pass;
-use crate::hlo::ir::{BinaryOp, Computation, DotDims, Op, UnaryOp, Value};
+use crate::hlo::ir::{BinaryOp, CmpDir, Computation, DotDims, Op, UnaryOp, Value};
 use crate::{DType, Error, Literal, Module, Shape};
 
 /// The algebraic simplification pass.
@@ -68,6 +68,11 @@ fn simplify_computation(comp: &Computation) -> Option<Computation> {
         let mut op = instr.op.clone();
         let mut operands = r.map_all(&instr.operands);
         let mut result = None;
+        if let Some(v) = dot_as_multiply(&mut r, &op, &operands, &instr.shapes) {
+            changed = true;
+            r.bind(vec![v]);
+            continue;
+        }
         // Only single-result, effect-free ops are rewritten.
         if instr.shapes.len() == 1 && !op.has_side_effect() && op.regions().is_empty() {
             let shape = &instr.shapes[0];
@@ -234,6 +239,104 @@ fn simplify(r: &Rewriter, op: &Op, x: &[Value], shape: &Shape) -> Option<Rewrite
         }
         _ => None,
     }
+}
+
+/// A dot_general whose contracting dims hold one element (an outer product, e.g. the
+/// per-example gradient of a dot under vmap) becomes a multiply of the operands
+/// broadcast to the output: one fused loop instead of one tiny GEMM per batch
+/// element. The interpreter computes `0 + a * b` with an exact product and rounds
+/// once, which floats match bit for bit with a select on zero operands. Only operands of
+/// the output's dtype are rewritten (a conversion first would round twice).
+fn dot_as_multiply(r: &mut Rewriter, op: &Op, x: &[Value], shapes: &[Shape]) -> Option<Value> {
+    let Op::DotGeneral { dims, out_dtype } = op else {
+        return None;
+    };
+    let (ls, rs) = (r.shape(x[0]).clone(), r.shape(x[1]).clone());
+    let numeric = out_dtype.is_float() || out_dtype.is_int();
+    if !numeric || ls.dtype != *out_dtype || rs.dtype != *out_dtype {
+        return None;
+    }
+    let k: usize = dims.lhs_contracting.iter().map(|&d| ls.dims[d]).product();
+    if k != 1 {
+        return None;
+    }
+    let out = shapes[0].clone();
+    let nb = dims.lhs_batch.len();
+    let lhs_free = ls.rank() - nb - dims.lhs_contracting.len();
+    let spread = |r: &mut Rewriter,
+                  v: Value,
+                  s: &Shape,
+                  batch: &[usize],
+                  contract: &[usize],
+                  free_at: usize| {
+        let kept: Vec<usize> = (0..s.rank()).filter(|d| !contract.contains(d)).collect();
+        let v = if kept.len() == s.rank() {
+            v
+        } else {
+            let dims: Vec<usize> = kept.iter().map(|&d| s.dims[d]).collect();
+            let shape = Shape::new(s.dtype, dims.clone());
+            r.push1(Op::Reshape { dims }, vec![v], shape)
+        };
+        let mut free = free_at;
+        let broadcast_dims = kept
+            .iter()
+            .map(|d| match batch.iter().position(|b| b == d) {
+                Some(i) => i,
+                None => {
+                    free += 1;
+                    free - 1
+                }
+            })
+            .collect::<Vec<usize>>();
+        if is_identity(&broadcast_dims) && kept.len() == out.rank() {
+            return v;
+        }
+        let op = Op::BroadcastInDim {
+            out_dims: out.dims.clone(),
+            broadcast_dims,
+        };
+        r.push1(op, vec![v], out.clone())
+    };
+    let a = spread(r, x[0], &ls, &dims.lhs_batch, &dims.lhs_contracting, nb);
+    let b = spread(
+        r,
+        x[1],
+        &rs,
+        &dims.rhs_batch,
+        &dims.rhs_contracting,
+        nb + lhs_free,
+    );
+    let product = r.push1(Op::Binary(BinaryOp::Mul), vec![a, b], out.clone());
+    if !out_dtype.is_float() {
+        return Some(product);
+    }
+    // With a zero operand the interpreter's sum is `0 + ±0 = +0`; otherwise it is the
+    // rounded product (a product that underflows keeps its sign).
+    let splat = |r: &mut Rewriter, v: f64, dtype: DType| {
+        let c = r.push1(
+            Op::Constant(Literal::scalar_f64(dtype, v)),
+            vec![],
+            Shape::new(dtype, vec![]),
+        );
+        let op = Op::BroadcastInDim {
+            out_dims: out.dims.clone(),
+            broadcast_dims: vec![],
+        };
+        r.push1(op, vec![c], Shape::new(dtype, out.dims.clone()))
+    };
+    let zeros = splat(r, 0.0, *out_dtype);
+    let pred = Shape::new(DType::Bool, out.dims.clone());
+    let is_zero = |r: &mut Rewriter, v: Value| {
+        let cmp = Op::Compare {
+            dir: CmpDir::Eq,
+            total_order: false,
+        };
+        r.push1(cmp, vec![v, zeros], pred.clone())
+    };
+    let (za, zb) = (is_zero(r, a), is_zero(r, b));
+    let any_zero = r.push1(Op::Binary(BinaryOp::Or), vec![za, zb], pred.clone());
+    let plus_zero = r.push1(Op::Binary(BinaryOp::Add), vec![product, zeros], out.clone());
+    Some(r.push1(Op::Select, vec![any_zero, plus_zero, product], out))
 }
 
 fn is_identity(perm: &[usize]) -> bool {
