@@ -8,6 +8,7 @@ fn main() {
     let n = 1 << 24;
     let client = Client::cpu();
     dispatch(&client);
+    dots(&client);
     let xs: Vec<f32> = (0..n).map(|i| ((i % 1000) as f32) / 500.0 - 1.0).collect();
     let input = client.buffer_from_literal(Literal::from_vec(&[n], xs));
     use UnaryOp::*;
@@ -30,6 +31,54 @@ fn main() {
             op.name(),
             ms,
             ms * 1e6 / n as f64
+        );
+    }
+}
+
+/// Times small dot_generals of the shapes an RNN step and its gradient run
+/// (batch 32, hidden 256, inputs 64), with the contracting dims they use.
+fn dots(client: &Client) {
+    // (lhs dims, rhs dims, lhs contracting, rhs contracting)
+    let cases: [(&[usize], &[usize], usize, usize); 5] = [
+        (&[32, 256], &[256, 256], 1, 0),
+        (&[32, 64], &[64, 256], 1, 0),
+        (&[32, 256], &[32, 256], 0, 0),
+        (&[32, 256], &[32, 64], 0, 0),
+        (&[32, 256], &[256, 256], 1, 1),
+    ];
+    for (ld, rd, lc, rc) in cases {
+        let mut b = Builder::new("dot");
+        let l = b.parameter(Shape::new(DType::F32, ld));
+        let r = b.parameter(Shape::new(DType::F32, rd));
+        let dims = oxla::DotDims {
+            lhs_batch: vec![],
+            rhs_batch: vec![],
+            lhs_contracting: vec![lc],
+            rhs_contracting: vec![rc],
+        };
+        let op = oxla::Op::DotGeneral {
+            dims,
+            out_dtype: DType::F32,
+        };
+        let y = b.add(op, &[l, r]);
+        let exe = client.compile(b.finish(&[y])).expect("compiles");
+        let lit = |d: &[usize]| {
+            let n: usize = d.iter().product();
+            client.buffer_from_literal(Literal::from_vec(d, vec![0.5f32; n]))
+        };
+        let (lb, rb) = (lit(ld), lit(rd));
+        exe.execute(&[&lb, &rb]).expect("runs");
+        let reps = 2000;
+        let t = Instant::now();
+        for _ in 0..reps {
+            exe.execute(&[&lb, &rb]).expect("runs");
+        }
+        let us = t.elapsed().as_secs_f64() * 1e6 / reps as f64;
+        let flops = 2.0 * (ld.iter().product::<usize>() * rd.iter().product::<usize>()) as f64
+            / ld[lc] as f64;
+        println!(
+            "dot {ld:?}x{rd:?} contract ({lc},{rc}) {us:8.1} us  {:6.1} GFLOP/s",
+            flops / us / 1e3
         );
     }
 }

@@ -56,3 +56,75 @@ fn exp_kernel_runs() {
         assert!((a - x.exp()).abs() <= 4.0 * f32::EPSILON * x.exp());
     }
 }
+
+/// Dots flush subnormal inputs and results to zero, as XLA's CPU backend does;
+/// elementwise kernels keep them, on one thread and split over the pool.
+#[test]
+fn dots_flush_subnormals_and_kernels_keep_them() {
+    let client = Client::cpu();
+    for n in [8usize, 1 << 18] {
+        let mut b = Builder::new("sub");
+        let x = b.parameter(Shape::new(DType::F32, [n]));
+        let two = b.constant_f64(DType::F32, 2.0);
+        let two = b.broadcast_in_dim(two, &[n], &[]);
+        let y = b.binary(BinaryOp::Mul, x, two);
+        let exe = client.compile(b.finish(&[y])).unwrap();
+        let buf = client.buffer_from_literal(Literal::from_vec(&[n], vec![1.0e-39f32; n]));
+        let got = exe.execute(&[&buf]).unwrap();
+        let g = got[0].literal().as_slice::<f32>().unwrap().to_vec();
+        assert!(g.iter().all(|&v| v == 2.0e-39), "n = {n}: {:?}", &g[..4]);
+    }
+    // Small (one thread) and large (split over the pool) products.
+    for (m, k, n) in [(2usize, 3usize, 4usize), (256, 256, 256)] {
+        let mut b = Builder::new("dot");
+        let l = b.parameter(Shape::new(DType::F32, [m, k]));
+        let r = b.parameter(Shape::new(DType::F32, [k, n]));
+        let dims = oxla::DotDims {
+            lhs_batch: vec![],
+            rhs_batch: vec![],
+            lhs_contracting: vec![1],
+            rhs_contracting: vec![0],
+        };
+        let y = b.add(
+            oxla::Op::DotGeneral {
+                dims,
+                out_dtype: DType::F32,
+            },
+            &[l, r],
+        );
+        let exe = client.compile(b.finish(&[y])).unwrap();
+        // Subnormal inputs read as zero; normal inputs whose product is subnormal
+        // give zero.
+        let sub = client.buffer_from_literal(Literal::from_vec(&[m, k], vec![1.0e-39f32; m * k]));
+        let big = client.buffer_from_literal(Literal::from_vec(&[k, n], vec![1.0e30f32; k * n]));
+        let got = exe.execute(&[&sub, &big]).unwrap();
+        assert!(got[0]
+            .literal()
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0.0));
+        let tiny = client.buffer_from_literal(Literal::from_vec(&[m, k], vec![1.0e-20f32; m * k]));
+        let small = client.buffer_from_literal(Literal::from_vec(&[k, n], vec![1.0e-20f32; k * n]));
+        let got = exe.execute(&[&tiny, &small]).unwrap();
+        assert!(got[0]
+            .literal()
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0.0));
+        // Normal products are unaffected.
+        let one = client.buffer_from_literal(Literal::from_vec(&[m, k], vec![1.0f32; m * k]));
+        let got = exe.execute(&[&one, &one_like(&client, k, n)]).unwrap();
+        assert!(got[0]
+            .literal()
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .all(|&v| v == k as f32));
+    }
+}
+
+fn one_like(client: &Client, k: usize, n: usize) -> oxla::Buffer {
+    client.buffer_from_literal(Literal::from_vec(&[k, n], vec![1.0f32; k * n]))
+}

@@ -640,3 +640,59 @@ fn dot_with_one_element_contractions_becomes_a_multiply() {
     );
     assert!(!apply(&m, &[&Simplify]).1);
 }
+
+#[test]
+fn transpose_of_a_dot_swaps_its_operands() {
+    // Weight gradient x^T g, transposed: [b, n, m] from lhs free m and rhs free n.
+    for dtype in [DType::F32, DType::I32] {
+        let m = module(
+            &[Shape::new(dtype, [2, 5, 3]), Shape::new(dtype, [2, 5, 4])],
+            |b, p| {
+                let dims = DotDims {
+                    lhs_batch: vec![0],
+                    rhs_batch: vec![0],
+                    lhs_contracting: vec![1],
+                    rhs_contracting: vec![1],
+                };
+                let d = dot(b, p[0], p[1], dims, dtype);
+                vec![b.transpose(d, &[0, 2, 1])]
+            },
+        );
+        // Swapped operands may propagate the other NaN's payload, so the inputs
+        // here are finite (sums of products are otherwise the same bits).
+        let (out, changed) = apply(&m, &[&Simplify, &Dce]);
+        assert!(changed);
+        assert_same(&m, &out, 40, 8, false);
+        assert_eq!(count(&out, "transpose"), 0, "{out}");
+        assert_eq!(count(&out, "dot_general"), 1, "{out}");
+    }
+    // A dot with another user, or a transpose that is not the swap, stays.
+    let dims = DotDims {
+        lhs_batch: vec![],
+        rhs_batch: vec![],
+        lhs_contracting: vec![0],
+        rhs_contracting: vec![0],
+    };
+    let shared = module(
+        &[
+            Shape::new(DType::F32, [5, 3]),
+            Shape::new(DType::F32, [5, 3]),
+        ],
+        |b, p| {
+            let d = dot(b, p[0], p[1], dims.clone(), DType::F32);
+            vec![b.transpose(d, &[1, 0]), d]
+        },
+    );
+    assert!(!apply(&shared, &[&Simplify]).1);
+    let other = module(
+        &[
+            Shape::new(DType::F32, [5, 2, 3]),
+            Shape::new(DType::F32, [5, 4]),
+        ],
+        |b, p| {
+            let d = dot(b, p[0], p[1], dims.clone(), DType::F32);
+            vec![b.transpose(d, &[1, 0, 2])]
+        },
+    );
+    assert!(!apply(&other, &[&Simplify]).1);
+}

@@ -16,8 +16,11 @@
 //!
 //! Dot canonicalization: a dot_general operand that is a transpose is read directly
 //! when the transpose keeps the operand's free dims in order (it only moves batch
-//! and contracting dims, which the dimension numbers can name instead). Moving
-//! batch dims first or other layout normalization is not done.
+//! and contracting dims, which the dimension numbers can name instead). A transpose
+//! of a dot (its only user) that swaps the operands' free dims becomes the dot with
+//! its operands swapped. A dot whose contracting dims hold one element becomes a
+//! broadcast multiply. Moving batch dims first or other layout normalization is not
+//! done.
 //!
 //! Rewrites leave the replaced producers behind; [`super::Dce`] removes them.
 
@@ -64,11 +67,29 @@ const MAX_CHAIN: usize = 8;
 fn simplify_computation(comp: &Computation) -> Option<Computation> {
     let mut r = Rewriter::new(comp.instrs.len());
     let mut changed = false;
+    let mut uses = vec![0usize; comp.instrs.len()];
+    for v in comp
+        .instrs
+        .iter()
+        .flat_map(|i| &i.operands)
+        .chain(&comp.results)
+    {
+        uses[v.instr] += 1;
+    }
     for instr in &comp.instrs {
         let mut op = instr.op.clone();
         let mut operands = r.map_all(&instr.operands);
         let mut result = None;
         if let Some(v) = dot_as_multiply(&mut r, &op, &operands, &instr.shapes) {
+            changed = true;
+            r.bind(vec![v]);
+            continue;
+        }
+        let sole_user = instr.operands.first().is_some_and(|v| uses[v.instr] == 1);
+        if let Some(v) = sole_user
+            .then(|| transposed_dot(&mut r, &op, &operands))
+            .flatten()
+        {
             changed = true;
             r.bind(vec![v]);
             continue;
@@ -337,6 +358,47 @@ fn dot_as_multiply(r: &mut Rewriter, op: &Op, x: &[Value], shapes: &[Shape]) -> 
     let any_zero = r.push1(Op::Binary(BinaryOp::Or), vec![za, zb], pred.clone());
     let plus_zero = r.push1(Op::Binary(BinaryOp::Add), vec![product, zeros], out.clone());
     Some(r.push1(Op::Select, vec![any_zero, plus_zero, product], out))
+}
+
+/// `transpose(dot(a, b))` that swaps the two operands' free dims (keeping batch dims
+/// first) is `dot(b, a)`: the GEMM writes the transposed layout directly instead of
+/// a kernel reading it with strides (weight gradients in a scan's backward pass).
+/// Each element is the same sum of the same products, so the result is identical
+/// (up to which NaN's payload propagates when both factors are NaN).
+/// Only applied when the transpose is the dot's one user, so no dot is duplicated.
+fn transposed_dot(r: &mut Rewriter, op: &Op, x: &[Value]) -> Option<Value> {
+    let Op::Transpose { perm } = op else {
+        return None;
+    };
+    let inner = r.def(x[0]);
+    let Op::DotGeneral { dims, out_dtype } = &inner.op else {
+        return None;
+    };
+    let (a, b) = (inner.operands[0], inner.operands[1]);
+    let nb = dims.lhs_batch.len();
+    let nl = r.shape(a).rank() - nb - dims.lhs_contracting.len();
+    let nr = r.shape(b).rank() - nb - dims.rhs_contracting.len();
+    let swapped: Vec<usize> = (0..nb)
+        .chain(nb + nl..nb + nl + nr)
+        .chain(nb..nb + nl)
+        .collect();
+    if *perm != swapped || nl == 0 || nr == 0 {
+        return None;
+    }
+    let dims = DotDims {
+        lhs_batch: dims.rhs_batch.clone(),
+        rhs_batch: dims.lhs_batch.clone(),
+        lhs_contracting: dims.rhs_contracting.clone(),
+        rhs_contracting: dims.lhs_contracting.clone(),
+    };
+    let op = Op::DotGeneral {
+        dims,
+        out_dtype: *out_dtype,
+    };
+    let shape = r.shape(x[0]);
+    let dims_out: Vec<usize> = perm.iter().map(|&p| shape.dims[p]).collect();
+    let out = Shape::new(shape.dtype, dims_out);
+    Some(r.push1(op, vec![b, a], out))
 }
 
 fn is_identity(perm: &[usize]) -> bool {

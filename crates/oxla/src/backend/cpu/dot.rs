@@ -4,8 +4,12 @@
 //! contracting dims of each operand merged into one dim when they are adjacent in
 //! memory; other layouts (and other dtypes) fall back to the interpreter.
 
+use super::threads;
 use crate::hlo::ir::*;
 use crate::{DType, Literal, Shape};
+
+/// Flops of one GEMM above which it is split across the backend's threads.
+const PARALLEL_FLOPS: usize = 1 << 24;
 
 /// A merged group of dims: its total size and the stride of its innermost dim.
 #[derive(Clone, Copy, Debug)]
@@ -99,28 +103,66 @@ impl DotPlan {
         out: &mut Literal,
     ) {
         let (m, n, k) = (self.m.size, self.n.size, self.k_lhs.size);
-        let batches: usize = self.batch.iter().product();
-        let lp = lhs.data().as_ptr() as *const T;
-        let rp = rhs.data().as_ptr() as *const T;
-        let op = out.data_mut().as_mut_ptr() as *mut T;
+        // Addresses, so that the work can move to a pool thread.
+        let lp = lhs.data().as_ptr() as usize;
+        let rp = rhs.data().as_ptr() as usize;
+        let op = out.data_mut().as_mut_ptr() as usize;
         let flops = 2 * m * n * k;
-        let parallelism = if flops >= 1 << 21 {
+        // Splitting pays off once one thread would take ~100 µs: below that, waking
+        // the other threads costs more than it saves (small RNN-step GEMMs).
+        let parallel = flops >= PARALLEL_FLOPS;
+        let parallelism = if parallel {
             gemm::Parallelism::Rayon(0)
         } else {
             gemm::Parallelism::None
         };
+        // GEMMs flush subnormals, as XLA's CPU backend does (see `threads`); split
+        // ones run on the backend's pool, whose threads are in flush mode.
+        let run = || {
+            threads::with_mode(threads::Mode::Flush, || {
+                self.run_batches(
+                    lp as *const T,
+                    rp as *const T,
+                    op as *mut T,
+                    (m, n, k),
+                    parallelism,
+                )
+            })
+        };
+        if parallel {
+            threads::pool().install(run);
+        } else {
+            run();
+        }
+    }
+
+    fn run_batches<T: crate::NativeType + Default>(
+        &self,
+        lp: *const T,
+        rp: *const T,
+        op: *mut T,
+        (m, n, k): (usize, usize, usize),
+        parallelism: gemm::Parallelism,
+    ) {
+        let batches: usize = self.batch.iter().product();
         let bstrides = crate::strides_of(&self.batch);
-        for b in 0..batches {
+        let offsets = |b: usize| {
             let (mut lo, mut ro) = (0usize, 0usize);
             for (i, &s) in bstrides.iter().enumerate() {
                 let bi = (b / s) % self.batch[i];
                 lo += bi * self.lhs_batch_strides[i];
                 ro += bi * self.rhs_batch_strides[i];
             }
+            (lo, ro)
+        };
+        for b in 0..batches {
+            let (lo, ro) = offsets(b);
             let oo = b * m * n;
             if k == 0 {
                 continue;
             }
+            let (l, l_cs, l_rs) = (lp.wrapping_add(lo), self.k_lhs.stride, self.m.stride);
+            let (r, r_cs, r_rs) = (rp.wrapping_add(ro), self.n.stride, self.k_rhs.stride);
             // SAFETY: offsets and strides stay inside the operand buffers: every
             // (i, j, p) with i < m, j < n, p < k addresses an element of the
             // static shapes, and the output is m×n row-major per batch.
@@ -133,12 +175,12 @@ impl DotPlan {
                     1,
                     n as isize,
                     false,
-                    lp.add(lo),
-                    self.k_lhs.stride as isize,
-                    self.m.stride as isize,
-                    rp.add(ro),
-                    self.n.stride as isize,
-                    self.k_rhs.stride as isize,
+                    l,
+                    l_cs as isize,
+                    l_rs as isize,
+                    r,
+                    r_cs as isize,
+                    r_rs as isize,
                     T::default(),
                     one::<T>(),
                     false,

@@ -113,7 +113,10 @@ impl JitCode {
         let host = host_machine();
         module.set_triple(&host.tm.get_triple());
         module.set_data_layout(&host.tm.get_target_data().get_data_layout());
+        let timing = std::env::var_os("OXLA_TIMING").is_some();
+        let t0 = std::time::Instant::now();
         let names = emit(cx, &module)?;
+        let t_emit = t0.elapsed();
         let cpu_attr = cx.create_string_attribute("target-cpu", &host.cpu);
         let feat_attr = cx.create_string_attribute("target-features", &host.features);
         // Full-width vectors where the CPU has them: LLVM's default tuning for some
@@ -134,9 +137,12 @@ impl JitCode {
         if dump == "before" {
             eprintln!("{}", module.print_to_string().to_string());
         }
+        let t1 = std::time::Instant::now();
         module
             .run_passes("default<O2>", &host.tm, PassBuilderOptions::create())
             .map_err(|e| format!("LLVM passes: {}", e.to_string()))?;
+        let t_opt = t1.elapsed();
+        let t2 = std::time::Instant::now();
         if dump == "after" {
             eprintln!("{}", module.print_to_string().to_string());
         }
@@ -175,6 +181,16 @@ impl JitCode {
             code.kernels.insert(name, f);
         }
         code.engine = Some(engine);
+        // OXLA_TIMING=1 prints where compile time goes.
+        if timing {
+            eprintln!(
+                "oxla cpu compile: {} kernels, emit {:.1} ms, LLVM optimize {:.1} ms, machine code {:.1} ms",
+                code.kernels.len(),
+                t_emit.as_secs_f64() * 1e3,
+                t_opt.as_secs_f64() * 1e3,
+                t2.elapsed().as_secs_f64() * 1e3
+            );
+        }
         Ok(code)
     }
 }

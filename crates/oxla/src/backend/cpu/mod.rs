@@ -6,6 +6,7 @@
 mod dot;
 mod jit;
 mod kernel;
+pub mod threads;
 
 use crate::backend::interp::Interp;
 use crate::codegen::elemental::Elemental;
@@ -198,7 +199,14 @@ pub fn optimized_module(module: &Module) -> Result<Module, Error> {
 }
 
 fn compile(module: &Module) -> Result<CpuProgram, Error> {
+    let t = std::time::Instant::now();
     let module = optimized_module(module)?;
+    if std::env::var_os("OXLA_TIMING").is_some() {
+        eprintln!(
+            "oxla cpu compile: HLO passes and fusion {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let run = step_computations(&module);
     // Kernels to generate: (name, fused computation id, kind).
     let mut wanted: Vec<(String, CompId, FusionKind)> = Vec::new();
@@ -296,7 +304,8 @@ unsafe impl Send for Pointers {}
 const PARALLEL_WORK: usize = 1 << 16;
 
 fn run_kernel(f: KernelFn, ptrs: &Pointers, elements: usize, work: usize) {
-    let threads = rayon::current_num_threads();
+    let pool = threads::pool();
+    let threads = pool.current_num_threads();
     let total = elements.saturating_mul(work.max(1));
     if threads <= 1 || total < PARALLEL_WORK || elements < 2 {
         // SAFETY: `ptrs` holds the kernel's parameter and output buffers, each
@@ -307,13 +316,18 @@ fn run_kernel(f: KernelFn, ptrs: &Pointers, elements: usize, work: usize) {
     let chunks = (threads * 4).min(elements);
     let per = elements.div_ceil(chunks);
     use rayon::prelude::*;
-    (0..chunks).into_par_iter().for_each(|c| {
-        let start = c * per;
-        let end = ((c + 1) * per).min(elements);
-        if start < end {
-            // SAFETY: as above; chunks write disjoint output ranges.
-            unsafe { f(ptrs.0.as_ptr(), start as i64, end as i64) };
-        }
+    pool.install(|| {
+        (0..chunks).into_par_iter().for_each(|c| {
+            let start = c * per;
+            let end = ((c + 1) * per).min(elements);
+            if start < end {
+                // Kernels keep IEEE subnormals on every thread (see `threads`).
+                threads::with_mode(threads::Mode::Ieee, || {
+                    // SAFETY: as above; chunks write disjoint output ranges.
+                    unsafe { f(ptrs.0.as_ptr(), start as i64, end as i64) };
+                });
+            }
+        })
     });
 }
 
