@@ -55,7 +55,7 @@ struct CpuProgram {
     last_use: Vec<Vec<Vec<usize>>>,
     param_reads: Vec<Vec<usize>>,
     pool: BufferPool,
-    _code: Arc<JitCode>,
+    _code: Arc<Vec<JitCode>>,
 }
 
 /// Recycles kernel output buffers: a buffer comes back once nobody but the pool
@@ -187,6 +187,16 @@ fn step_computations(module: &Module) -> Vec<bool> {
     run
 }
 
+/// Kernels reading and writing fewer elements than this get fast code generation.
+const SMALL_KERNEL: usize = 1 << 18;
+
+/// The largest element count among a fused computation's inputs and outputs.
+fn kernel_extent(comp: &Computation) -> usize {
+    let results = comp.results.iter().map(|&v| comp.shape(v).num_elements());
+    let params = comp.params.iter().map(|s| s.num_elements());
+    results.chain(params).max().unwrap_or(0)
+}
+
 /// The module the CPU backend generates code for: `module` after the optimization
 /// pipeline and fusion. Each `fusion` instruction of the entry computation becomes
 /// one kernel.
@@ -222,25 +232,46 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
     }
     let hlo = &module;
     let mut infos: Vec<kernel::KernelInfo> = Vec::new();
-    let code = JitCode::build(|cx, llvm| {
-        let builder = cx.create_builder();
-        let mut el = Elemental::new(cx, llvm, &builder, hlo);
-        let mut names = Vec::new();
-        for (name, fc, kind) in &wanted {
-            let comp = hlo.computation(*fc);
-            let info = match kind {
-                FusionKind::Loop => kernel::emit_loop_kernel(&mut el, name, comp),
-                FusionKind::Input => kernel::emit_reduce_kernel(&mut el, name, comp),
-            }
-            .map_err(|e| format!("kernel {name}: {e}"))?;
-            names.push(name.clone());
-            infos.push(info);
+    // Small kernels (a few µs each) get LLVM's fast instruction selection, a fifth of
+    // the machine-code time; large ones, where code quality shows, the default level.
+    let mut codes = Vec::new();
+    for (level, small) in [
+        (jit::OptimizationLevel::None, true),
+        (jit::OptimizationLevel::Default, false),
+    ] {
+        let part: Vec<&(String, CompId, FusionKind)> = wanted
+            .iter()
+            .filter(|w| (kernel_extent(hlo.computation(w.1)) < SMALL_KERNEL) == small)
+            .collect();
+        if part.is_empty() {
+            continue;
         }
-        Ok(names)
-    })
-    .map_err(Error::Runtime)?;
+        let code = JitCode::build(level, |cx, llvm| {
+            let builder = cx.create_builder();
+            let mut el = Elemental::new(cx, llvm, &builder, hlo);
+            let mut names = Vec::new();
+            for (name, fc, kind) in part {
+                let comp = hlo.computation(*fc);
+                let info = match kind {
+                    FusionKind::Loop => kernel::emit_loop_kernel(&mut el, name, comp),
+                    FusionKind::Input => kernel::emit_reduce_kernel(&mut el, name, comp),
+                }
+                .map_err(|e| format!("kernel {name}: {e}"))?;
+                names.push(name.clone());
+                infos.push(info);
+            }
+            Ok(names)
+        })
+        .map_err(Error::Runtime)?;
+        codes.push(code);
+    }
+    let kernels: std::collections::HashMap<&String, KernelFn> = codes
+        .iter()
+        .flat_map(|c| c.kernels.iter().map(|(k, v)| (k, *v)))
+        .collect();
+    let infos_by_name: std::collections::HashMap<String, kernel::KernelInfo> =
+        infos.into_iter().map(|i| (i.name.clone(), i)).collect();
     let mut steps: Vec<Vec<Step>> = Vec::with_capacity(module.computations.len());
-    let mut info_iter = infos.iter();
     for (c, comp) in module.computations.iter().enumerate() {
         if !run[c] {
             steps.push(Vec::new());
@@ -251,10 +282,10 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
             let step = match &instr.op {
                 Op::Parameter { index } => Step::Param(*index),
                 Op::Constant(lit) => Step::Const(Arc::new(lit.clone())),
-                Op::Fusion { .. } => {
-                    let info = info_iter.next().expect("one kernel per fusion");
+                Op::Fusion { comp: fc, .. } => {
+                    let info = &infos_by_name[&format!("k{}", fc.0)];
                     Step::Kernel {
-                        f: code.kernels[&info.name],
+                        f: kernels[&info.name],
                         elements: info.elements,
                         work: info.work_per_element,
                     }
@@ -288,7 +319,7 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
         pool: BufferPool {
             buffers: std::sync::Mutex::new(Vec::new()),
         },
-        _code: Arc::new(code),
+        _code: Arc::new(codes),
     })
 }
 
