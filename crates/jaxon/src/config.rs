@@ -123,3 +123,22 @@ pub(crate) fn has_nan(xs: &[Array]) -> bool {
         x.is_concrete() && x.dtype().is_float() && x.to_f64_vec().iter().any(|v| v.is_nan())
     })
 }
+
+/// Sets where compiled kernels are cached on disk for later processes
+/// (`jax.config.update("jax_compilation_cache_dir", ..)`); `None` turns the cache
+/// off. Unlike JAX's, the cache is on by default (`~/.cache/oxla/kernels`, or
+/// `$OXLA_CACHE_DIR`; `OXLA_CACHE_DIR=off` turns it off): entries are keyed by the
+/// exact kernel, the compiler's source and the CPU, so they are never stale.
+///
+/// ```
+/// jaxon::config::set_compilation_cache_dir(None); // always compile afresh
+/// assert_eq!(jaxon::config::compilation_cache_dir(), None);
+/// ```
+pub fn set_compilation_cache_dir(dir: Option<std::path::PathBuf>) {
+    oxla::backend::cpu::kernel_cache::set_dir(dir);
+}
+
+/// The kernel cache directory in force, or `None` when the cache is off.
+pub fn compilation_cache_dir() -> Option<std::path::PathBuf> {
+    oxla::backend::cpu::kernel_cache::dir()
+}

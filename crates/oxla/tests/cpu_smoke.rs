@@ -1,3 +1,5 @@
+mod common;
+
 use oxla::backend::interp::evaluate;
 use oxla::{BinaryOp, Builder, Client, DType, Literal, Shape, UnaryOp};
 
@@ -11,17 +13,7 @@ fn softmax_matches_interpreter() {
 fn softmax_case(rows: usize, cols: usize) {
     let mut b = Builder::new("softmax");
     let x = b.parameter(Shape::new(DType::F32, [rows, cols]));
-    let ninf = b.constant_f64(DType::F32, f64::NEG_INFINITY);
-    let maxr = b.scalar_binary_region(BinaryOp::Max, DType::F32);
-    let mx = b.reduce(&[x], &[ninf], &[1], maxr);
-    let mxb = b.broadcast_in_dim(mx[0], &[rows, cols], &[0]);
-    let d = b.binary(BinaryOp::Sub, x, mxb);
-    let e = b.unary(UnaryOp::Exp, d);
-    let zero = b.constant_f64(DType::F32, 0.0);
-    let addr = b.scalar_binary_region(BinaryOp::Add, DType::F32);
-    let s = b.reduce(&[e], &[zero], &[1], addr);
-    let sb = b.broadcast_in_dim(s[0], &[rows, cols], &[0]);
-    let out = b.binary(BinaryOp::Div, e, sb);
+    let out = common::softmax_rows(&mut b, x, rows, cols);
     let m = b.finish(&[out]);
     let xs: Vec<f32> = (0..rows * cols)
         .map(|i| ((i * 7919) % 101) as f32 / 10.0 - 5.0)

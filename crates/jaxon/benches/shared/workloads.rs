@@ -86,6 +86,7 @@ pub fn names(s: &Sizes) -> Vec<String> {
         "f_dispatch_eager",
         "g_compile_mlp",
         "g_compile_rnn_grad",
+        "g_compile_mlp_cached",
         "h_rnn_forward",
         "h_rnn_grad",
         "i_hessian",
@@ -360,6 +361,8 @@ pub fn build(name: &str, s: &Sizes) -> Workload {
             })
         }
         "g_compile_mlp" => {
+            // Cold: the kernel cache is off, every kernel goes through LLVM.
+            jaxon::config::set_compilation_cache_dir(None);
             let args = mlp_data(batch, &dims);
             let desc = "first call of (d) incl. tracing, fresh jit cache".into();
             let mut w = workload(name, desc, move || ready(&make_mlp_step()(args.clone())));
@@ -367,10 +370,22 @@ pub fn build(name: &str, s: &Sizes) -> Workload {
             w
         }
         "g_compile_rnn_grad" => {
+            jaxon::config::set_compilation_cache_dir(None);
             let cs = s.rnn_compile_steps;
             let args = rnn_data(cs, hidden, rb, ri);
             let desc = format!("first call of grad of {cs}-step scan RNN, fresh jit cache");
             let mut w = workload(name, desc, move || ready(&make_rnn_grad()(args.clone())));
+            w.fresh = true;
+            w
+        }
+        "g_compile_mlp_cached" => {
+            // What a second process sees: the kernel cache (in a fresh directory,
+            // filled by the warm-up call) holds every kernel; the jit cache is empty.
+            let dir = std::env::temp_dir().join(format!("oxla-bench-cache-{}", std::process::id()));
+            jaxon::config::set_compilation_cache_dir(Some(dir));
+            let args = mlp_data(batch, &dims);
+            let desc = "first call of (d), kernel cache warm, fresh jit cache".into();
+            let mut w = workload(name, desc, move || ready(&make_mlp_step()(args.clone())));
             w.fresh = true;
             w
         }

@@ -131,3 +131,25 @@ pub fn assert_close(got: &[f64], want: &[f64], rel: f64, what: &str) {
         assert!(ok, "{what}: element {i}: got {g}, want {w}");
     }
 }
+
+/// Row softmax of the f32 `[rows, cols]` value `x`: a max and a sum reduction with
+/// elementwise work between them.
+pub fn softmax_rows(
+    b: &mut oxla::Builder,
+    x: oxla::Value,
+    rows: usize,
+    cols: usize,
+) -> oxla::Value {
+    use oxla::{BinaryOp, UnaryOp};
+    let ninf = b.constant_f64(DType::F32, f64::NEG_INFINITY);
+    let maxr = b.scalar_binary_region(BinaryOp::Max, DType::F32);
+    let mx = b.reduce(&[x], &[ninf], &[1], maxr);
+    let mxb = b.broadcast_in_dim(mx[0], &[rows, cols], &[0]);
+    let d = b.binary(BinaryOp::Sub, x, mxb);
+    let e = b.unary(UnaryOp::Exp, d);
+    let zero = b.constant_f64(DType::F32, 0.0);
+    let addr = b.scalar_binary_region(BinaryOp::Add, DType::F32);
+    let s = b.reduce(&[e], &[zero], &[1], addr);
+    let sb = b.broadcast_in_dim(s[0], &[rows, cols], &[0]);
+    b.binary(BinaryOp::Div, e, sb)
+}

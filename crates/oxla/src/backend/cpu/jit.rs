@@ -1,41 +1,74 @@
-//! Owning LLVM JIT code: an LLVM context, the MCJIT engine holding the machine code,
-//! and the addresses of the kernels.
+//! LLVM code generation in two halves: [`compile_object`] turns one LLVM module into
+//! relocatable object code (on any thread, in parallel with others; the result can
+//! be cached on disk), and [`JitCode::link`] loads objects into an ORC JIT and finds
+//! the kernels' entry points.
 
 use crate::codegen::helpers;
 use inkwell::context::Context;
-use inkwell::execution_engine::ExecutionEngine;
+use inkwell::llvm_sys;
 use inkwell::module::Module as LlvmModule;
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{CodeModel, InitializationConfig, RelocMode, Target, TargetMachine};
+use inkwell::targets::{
+    CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine,
+};
 pub use inkwell::OptimizationLevel;
+use llvm_sys::error::{LLVMDisposeErrorMessage, LLVMErrorRef, LLVMGetErrorMessage};
+use llvm_sys::orc2::lljit::*;
+use llvm_sys::orc2::*;
 use std::collections::HashMap;
+use std::ffi::{CStr, CString};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// The kernel ABI: `(bufs, start, end)`.
 pub type KernelFn = unsafe extern "C" fn(*const *mut u8, i64, i64);
 
-/// Machine code of one executable. Dropping it frees the code.
+/// Machine code of one executable, linked by an ORC JIT. Dropping it frees the code.
 pub struct JitCode {
-    // Field order matters: the engine must go before the context it borrows.
-    engine: Option<ExecutionEngine<'static>>,
-    context: *mut Context,
+    /// Null for a program without kernels.
+    jit: LLVMOrcLLJITRef,
     pub kernels: HashMap<String, KernelFn>,
 }
 
-// SAFETY: after construction the engine and context are never used again except
-// to be dropped (from whichever thread drops the last reference); the kernels are
-// plain machine code that is safe to call from any thread concurrently.
+// SAFETY: after linking, the JIT is never used again except to be disposed (from
+// whichever thread drops the last reference); the kernels are plain machine code
+// that is safe to call from any thread concurrently.
 unsafe impl Send for JitCode {}
 // SAFETY: see `Send`: shared access only reads the `kernels` map.
 unsafe impl Sync for JitCode {}
 
 impl Drop for JitCode {
     fn drop(&mut self) {
-        self.engine.take();
-        // SAFETY: `context` came from `Box::into_raw` in `JitCode::build` and the
-        // engine, the only borrower, was dropped above.
-        unsafe { drop(Box::from_raw(self.context)) };
+        if self.jit.is_null() {
+            return;
+        }
+        // SAFETY: `jit` came from `LLVMOrcCreateLLJIT` and is disposed once, here.
+        let err = unsafe { LLVMOrcDisposeLLJIT(self.jit) };
+        let _ = take_error(err);
     }
+}
+
+/// The message of an LLVM error (consuming it), or `Ok` for no error.
+fn take_error(err: LLVMErrorRef) -> Result<(), String> {
+    if err.is_null() {
+        return Ok(());
+    }
+    // SAFETY: `err` is a live error; getting its message consumes it, and the
+    // message is a C string we free with the matching call.
+    unsafe {
+        let msg = LLVMGetErrorMessage(err);
+        let text = CStr::from_ptr(msg).to_string_lossy().into_owned();
+        LLVMDisposeErrorMessage(msg);
+        Err(text)
+    }
+}
+
+/// The LLVM library's version, `major.minor.patch`.
+pub fn llvm_version() -> String {
+    let (mut major, mut minor, mut patch) = (0, 0, 0);
+    // SAFETY: LLVMGetVersion writes three integers through valid pointers.
+    unsafe { llvm_sys::core::LLVMGetVersion(&mut major, &mut minor, &mut patch) };
+    format!("{major}.{minor}.{patch}")
 }
 
 /// The LLVM pass pipeline run on every kernel module.
@@ -54,29 +87,18 @@ pub const LEAN_PASSES: &str = "function(sroa,early-cse,instcombine,simplifycfg,\
      loop(loop-rotate),loop-mssa(licm),loop(indvars),\
      loop-vectorize<interleave-forced-only>,loop-mssa(licm),instcombine,simplifycfg)";
 
-fn passes() -> String {
+pub fn passes() -> String {
     std::env::var("OXLA_LLVM_PASSES").unwrap_or_else(|_| LEAN_PASSES.to_string())
 }
 
-/// The host target machine, created once.
-pub fn host_machine() -> &'static TargetMachineCell {
-    static TM: OnceLock<TargetMachineCell> = OnceLock::new();
-    TM.get_or_init(|| {
+/// The host CPU's name, features and vector width, read once (this also sets up
+/// LLVM's native target).
+pub fn host_machine() -> &'static HostCpu {
+    static HOST: OnceLock<HostCpu> = OnceLock::new();
+    HOST.get_or_init(|| {
         Target::initialize_native(&InitializationConfig::default()).expect("LLVM native target");
-        let triple = TargetMachine::get_default_triple();
-        let target = Target::from_triple(&triple).expect("host target");
         let cpu = TargetMachine::get_host_cpu_name().to_string();
         let features = TargetMachine::get_host_cpu_features().to_string();
-        let tm = target
-            .create_target_machine(
-                &triple,
-                &cpu,
-                &features,
-                OptimizationLevel::Aggressive,
-                RelocMode::Default,
-                CodeModel::JITDefault,
-            )
-            .expect("host target machine");
         let vector_bits = if features.contains("+avx512f") {
             "512"
         } else if features.contains("+avx") {
@@ -85,8 +107,7 @@ pub fn host_machine() -> &'static TargetMachineCell {
             "128"
         }
         .to_string();
-        TargetMachineCell {
-            tm,
+        HostCpu {
             cpu,
             features,
             vector_bits,
@@ -94,50 +115,82 @@ pub fn host_machine() -> &'static TargetMachineCell {
     })
 }
 
-/// The host target machine with its CPU name and features.
-pub struct TargetMachineCell {
-    pub tm: TargetMachine,
+/// The host CPU as LLVM names it.
+pub struct HostCpu {
     pub cpu: String,
     pub features: String,
     /// The preferred vector width in bits.
     pub vector_bits: String,
 }
 
-// SAFETY: LLVM's TargetMachine is immutable after creation; we only use it to read
-// its data layout/triple and to drive pass pipelines, which LLVM allows from
-// several threads.
-unsafe impl Send for TargetMachineCell {}
-// SAFETY: see `Send`.
-unsafe impl Sync for TargetMachineCell {}
+/// Where one module's compile time went.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CompileTiming {
+    pub emit: Duration,
+    pub optimize: Duration,
+    pub machine_code: Duration,
+}
 
-impl JitCode {
-    /// Builds machine code: `emit` fills an LLVM module and returns the names of
-    /// the kernel functions to look up.
-    pub fn build(
-        level: OptimizationLevel,
-        emit: impl for<'ctx> FnOnce(&'ctx Context, &LlvmModule<'ctx>) -> Result<Vec<String>, String>,
-    ) -> Result<JitCode, String> {
-        // LLVM's target registry, MCJIT set-up and the shared target machine are not
-        // safe to drive from several threads at once; compiles are short, so they
-        // take turns.
-        static LLVM_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = LLVM_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        let context: *mut Context = Box::into_raw(Box::new(Context::create()));
-        let mut code = JitCode {
-            engine: None,
-            context,
-            kernels: HashMap::new(),
+impl std::ops::AddAssign for CompileTiming {
+    fn add_assign(&mut self, o: CompileTiming) {
+        self.emit += o.emit;
+        self.optimize += o.optimize;
+        self.machine_code += o.machine_code;
+    }
+}
+
+/// Runs `f` with this thread's target machine for `level` (LLVM target machines
+/// must not generate code for two modules at once, so each thread has its own).
+fn with_target_machine<R>(level: OptimizationLevel, f: impl FnOnce(&TargetMachine) -> R) -> R {
+    thread_local! {
+        static MACHINES: std::cell::RefCell<Vec<(OptimizationLevel, TargetMachine)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    MACHINES.with(|m| {
+        let mut m = m.borrow_mut();
+        let pos = match m.iter().position(|(l, _)| *l == level) {
+            Some(pos) => pos,
+            None => {
+                let host = host_machine();
+                let triple = TargetMachine::get_default_triple();
+                let tm = Target::from_triple(&triple)
+                    .expect("host target")
+                    .create_target_machine(
+                        &triple,
+                        &host.cpu,
+                        &host.features,
+                        level,
+                        // Position-independent code with the small code model: the
+                        // object links anywhere, and calls to helpers in the host
+                        // program go through stubs the JIT linker makes.
+                        RelocMode::PIC,
+                        CodeModel::Small,
+                    )
+                    .expect("host target machine");
+                m.push((level, tm));
+                m.len() - 1
+            }
         };
-        // SAFETY: the context lives until `code` is dropped, after the engine.
-        let cx: &'static Context = unsafe { &*context };
-        let module = cx.create_module("oxla");
-        let host = host_machine();
-        module.set_triple(&host.tm.get_triple());
-        module.set_data_layout(&host.tm.get_target_data().get_data_layout());
-        let timing = std::env::var_os("OXLA_TIMING").is_some();
-        let t0 = std::time::Instant::now();
-        let names = emit(cx, &module)?;
-        let t_emit = t0.elapsed();
+        f(&m[pos].1)
+    })
+}
+
+/// Compiles one LLVM module to relocatable object code: `emit` fills the module;
+/// then the [`LEAN_PASSES`] pipeline and code generation at `level` (`None` picks
+/// LLVM's fast instruction selection). Safe to call from several threads at once.
+pub fn compile_object(
+    level: OptimizationLevel,
+    emit: impl for<'ctx> FnOnce(&'ctx Context, &LlvmModule<'ctx>) -> Result<(), String>,
+) -> Result<(Vec<u8>, CompileTiming), String> {
+    let host = host_machine();
+    let cx = Context::create();
+    let module = cx.create_module("oxla");
+    with_target_machine(level, |tm| {
+        module.set_triple(&tm.get_triple());
+        module.set_data_layout(&tm.get_target_data().get_data_layout());
+        let t0 = Instant::now();
+        emit(&cx, &module)?;
+        let emit_time = t0.elapsed();
         let cpu_attr = cx.create_string_attribute("target-cpu", &host.cpu);
         let feat_attr = cx.create_string_attribute("target-features", &host.features);
         // Full-width vectors where the CPU has them: LLVM's default tuning for some
@@ -158,59 +211,136 @@ impl JitCode {
         if dump == "before" {
             eprintln!("{}", module.print_to_string().to_string());
         }
-        let t1 = std::time::Instant::now();
+        let t1 = Instant::now();
         module
-            .run_passes(&passes(), &host.tm, PassBuilderOptions::create())
+            .run_passes(&passes(), tm, PassBuilderOptions::create())
             .map_err(|e| format!("LLVM passes: {}", e.to_string()))?;
-        let t_opt = t1.elapsed();
-        let t2 = std::time::Instant::now();
+        let optimize = t1.elapsed();
         if dump == "after" {
             eprintln!("{}", module.print_to_string().to_string());
         }
-        let engine = module
-            .create_jit_execution_engine(level)
-            .map_err(|e| format!("LLVM JIT: {}", e.to_string()))?;
-        for (name, addr) in [
-            (
-                "oxla_unary_bits",
-                helpers::oxla_unary_bits as *const () as usize,
-            ),
-            (
-                "oxla_binary_bits",
-                helpers::oxla_binary_bits as *const () as usize,
-            ),
-            (
-                "oxla_reduce_precision_bits",
-                helpers::oxla_reduce_precision_bits as *const () as usize,
-            ),
-            (
-                "oxla_convert_bits",
-                helpers::oxla_convert_bits as *const () as usize,
-            ),
-        ] {
-            if let Some(f) = module.get_function(name) {
-                engine.add_global_mapping(&f, addr);
-            }
+        let t2 = Instant::now();
+        let object = tm
+            .write_to_memory_buffer(&module, FileType::Object)
+            .map_err(|e| format!("LLVM code generation: {}", e.to_string()))?;
+        let timing = CompileTiming {
+            emit: emit_time,
+            optimize,
+            machine_code: t2.elapsed(),
+        };
+        Ok((object.as_slice().to_vec(), timing))
+    })
+}
+
+/// The host functions kernels may call, by symbol name.
+fn helper_symbols() -> [(&'static CStr, usize); 4] {
+    [
+        (
+            c"oxla_unary_bits",
+            helpers::oxla_unary_bits as *const () as usize,
+        ),
+        (
+            c"oxla_binary_bits",
+            helpers::oxla_binary_bits as *const () as usize,
+        ),
+        (
+            c"oxla_reduce_precision_bits",
+            helpers::oxla_reduce_precision_bits as *const () as usize,
+        ),
+        (
+            c"oxla_convert_bits",
+            helpers::oxla_convert_bits as *const () as usize,
+        ),
+    ]
+}
+
+impl JitCode {
+    /// Links object files from [`compile_object`] into fresh JIT memory and looks up
+    /// the kernels `names`. Kernels may call oxla's helper functions and the C
+    /// library (LLVM emits `memcpy`, `memset` and libm calls on its own).
+    pub fn link(objects: &[&[u8]], names: &[String]) -> Result<JitCode, String> {
+        if objects.is_empty() && names.is_empty() {
+            return Ok(JitCode {
+                jit: std::ptr::null_mut(),
+                kernels: HashMap::new(),
+            });
+        }
+        // LLJIT needs the native target registered.
+        host_machine();
+        let mut jit: LLVMOrcLLJITRef = std::ptr::null_mut();
+        // SAFETY: a null builder asks for the default LLJIT set-up; on success `jit`
+        // is owned by the returned `JitCode` (disposed in `drop`).
+        take_error(unsafe { LLVMOrcCreateLLJIT(&mut jit, std::ptr::null_mut()) })
+            .map_err(|e| format!("LLVM JIT: {e}"))?;
+        let mut code = JitCode {
+            jit,
+            kernels: HashMap::new(),
+        };
+        // SAFETY: `jit` is live; the main JITDylib belongs to it.
+        let dylib = unsafe { LLVMOrcLLJITGetMainJITDylib(jit) };
+        let mut generator: LLVMOrcDefinitionGeneratorRef = std::ptr::null_mut();
+        // SAFETY: looks up undefined symbols in this process (libc, libm); on
+        // success the dylib takes ownership of the generator.
+        unsafe {
+            take_error(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+                &mut generator,
+                LLVMOrcLLJITGetGlobalPrefix(jit),
+                None,
+                std::ptr::null_mut(),
+            ))
+            .map_err(|e| format!("LLVM JIT: {e}"))?;
+            LLVMOrcJITDylibAddGenerator(dylib, generator);
+        }
+        let flags = || LLVMJITSymbolFlags {
+            GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8
+                | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8,
+            TargetFlags: 0,
+        };
+        let mut helpers: Vec<LLVMOrcCSymbolMapPair> = helper_symbols()
+            .iter()
+            .map(|(name, addr)| LLVMOrcCSymbolMapPair {
+                // SAFETY: `jit` is live and `name` a C string; the interned name is
+                // handed to `LLVMOrcAbsoluteSymbols`, which takes ownership of it.
+                Name: unsafe { LLVMOrcLLJITMangleAndIntern(jit, name.as_ptr()) },
+                Sym: LLVMJITEvaluatedSymbol {
+                    Address: *addr as u64,
+                    Flags: flags(),
+                },
+            })
+            .collect();
+        // SAFETY: the pairs are valid for the call; the materialization unit is
+        // consumed by `LLVMOrcJITDylibDefine`.
+        take_error(unsafe {
+            let unit = LLVMOrcAbsoluteSymbols(helpers.as_mut_ptr(), helpers.len());
+            LLVMOrcJITDylibDefine(dylib, unit)
+        })
+        .map_err(|e| format!("LLVM JIT helpers: {e}"))?;
+        for object in objects {
+            // SAFETY: the buffer copies `object`; adding it to the JIT takes
+            // ownership of the buffer.
+            take_error(unsafe {
+                let buffer = llvm_sys::core::LLVMCreateMemoryBufferWithMemoryRangeCopy(
+                    object.as_ptr().cast(),
+                    object.len(),
+                    c"oxla-kernel".as_ptr(),
+                );
+                LLVMOrcLLJITAddObjectFile(jit, dylib, buffer)
+            })
+            .map_err(|e| format!("LLVM JIT object: {e}"))?;
         }
         for name in names {
-            let addr = engine
-                .get_function_address(&name)
-                .map_err(|e| format!("LLVM JIT lookup {name}: {e:?}"))?;
+            let cname = CString::new(name.as_str()).map_err(|e| e.to_string())?;
+            let mut addr: LLVMOrcExecutorAddress = 0;
+            // SAFETY: `jit` is live; the lookup links the object defining `name`.
+            take_error(unsafe { LLVMOrcLLJITLookup(jit, &mut addr, cname.as_ptr()) })
+                .map_err(|e| format!("LLVM JIT lookup {name}: {e}"))?;
+            if addr == 0 {
+                return Err(format!("LLVM JIT lookup {name}: null address"));
+            }
             // SAFETY: `addr` is the entry of a function we emitted with the kernel
-            // ABI signature.
-            let f: KernelFn = unsafe { std::mem::transmute::<usize, KernelFn>(addr) };
-            code.kernels.insert(name, f);
-        }
-        code.engine = Some(engine);
-        // OXLA_TIMING=1 prints where compile time goes.
-        if timing {
-            eprintln!(
-                "oxla cpu compile: {} kernels, emit {:.1} ms, LLVM optimize {:.1} ms, machine code {:.1} ms",
-                code.kernels.len(),
-                t_emit.as_secs_f64() * 1e3,
-                t_opt.as_secs_f64() * 1e3,
-                t2.elapsed().as_secs_f64() * 1e3
-            );
+            // ABI signature, in memory that lives as long as `code`.
+            let f: KernelFn = unsafe { std::mem::transmute::<usize, KernelFn>(addr as usize) };
+            code.kernels.insert(name.clone(), f);
         }
         Ok(code)
     }

@@ -19,7 +19,6 @@ fn bld<T>(r: Result<T, inkwell::builder::BuilderError>) -> R<T> {
 /// What the runtime needs to know to call a kernel.
 #[derive(Clone, Debug)]
 pub struct KernelInfo {
-    pub name: String,
     /// Number of output elements the `[start, end)` range refers to.
     pub elements: usize,
     /// Rough work per output element (for the parallel split).
@@ -198,7 +197,6 @@ pub fn emit_loop_kernel(
     el.builder.position_at_end(exit);
     bld(el.builder.build_return(None))?;
     Ok(KernelInfo {
-        name: name.to_string(),
         elements,
         work_per_element: comp.instrs.len(),
     })
@@ -256,7 +254,6 @@ pub fn emit_reduce_kernel(
             (&out_dims, &red_sizes),
         )?;
         return Ok(KernelInfo {
-            name: name.to_string(),
             elements,
             work_per_element: red_count.max(1) * comp.instrs.len(),
         });
@@ -328,7 +325,6 @@ pub fn emit_reduce_kernel(
     el.clear_memo();
     bld(el.builder.build_return(None))?;
     Ok(KernelInfo {
-        name: name.to_string(),
         elements,
         work_per_element: red_count.max(1) * comp.instrs.len(),
     })

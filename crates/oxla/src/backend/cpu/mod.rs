@@ -6,6 +6,7 @@
 mod dot;
 mod jit;
 mod kernel;
+pub mod kernel_cache;
 pub mod threads;
 
 use crate::backend::interp::Interp;
@@ -55,7 +56,7 @@ struct CpuProgram {
     last_use: Vec<Vec<Vec<usize>>>,
     param_reads: Vec<Vec<usize>>,
     pool: BufferPool,
-    _code: Arc<Vec<JitCode>>,
+    _code: Arc<JitCode>,
 }
 
 /// Recycles kernel output buffers: a buffer comes back once nobody but the pool
@@ -218,59 +219,7 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
         );
     }
     let run = step_computations(&module);
-    // Kernels to generate: (name, fused computation id, kind).
-    let mut wanted: Vec<(String, CompId, FusionKind)> = Vec::new();
-    for (c, comp) in module.computations.iter().enumerate() {
-        if !run[c] {
-            continue;
-        }
-        for instr in &comp.instrs {
-            if let Op::Fusion { comp: fc, kind } = instr.op {
-                wanted.push((format!("k{}", fc.0), fc, kind));
-            }
-        }
-    }
-    let hlo = &module;
-    let mut infos: Vec<kernel::KernelInfo> = Vec::new();
-    // Small kernels (a few µs each) get LLVM's fast instruction selection, a fifth of
-    // the machine-code time; large ones, where code quality shows, the default level.
-    let mut codes = Vec::new();
-    for (level, small) in [
-        (jit::OptimizationLevel::None, true),
-        (jit::OptimizationLevel::Default, false),
-    ] {
-        let part: Vec<&(String, CompId, FusionKind)> = wanted
-            .iter()
-            .filter(|w| (kernel_extent(hlo.computation(w.1)) < SMALL_KERNEL) == small)
-            .collect();
-        if part.is_empty() {
-            continue;
-        }
-        let code = JitCode::build(level, |cx, llvm| {
-            let builder = cx.create_builder();
-            let mut el = Elemental::new(cx, llvm, &builder, hlo);
-            let mut names = Vec::new();
-            for (name, fc, kind) in part {
-                let comp = hlo.computation(*fc);
-                let info = match kind {
-                    FusionKind::Loop => kernel::emit_loop_kernel(&mut el, name, comp),
-                    FusionKind::Input => kernel::emit_reduce_kernel(&mut el, name, comp),
-                }
-                .map_err(|e| format!("kernel {name}: {e}"))?;
-                names.push(name.clone());
-                infos.push(info);
-            }
-            Ok(names)
-        })
-        .map_err(Error::Runtime)?;
-        codes.push(code);
-    }
-    let kernels: std::collections::HashMap<&String, KernelFn> = codes
-        .iter()
-        .flat_map(|c| c.kernels.iter().map(|(k, v)| (k, *v)))
-        .collect();
-    let infos_by_name: std::collections::HashMap<String, kernel::KernelInfo> =
-        infos.into_iter().map(|i| (i.name.clone(), i)).collect();
+    let kernels = compile_kernels(&module, &run).map_err(Error::Runtime)?;
     let mut steps: Vec<Vec<Step>> = Vec::with_capacity(module.computations.len());
     for (c, comp) in module.computations.iter().enumerate() {
         if !run[c] {
@@ -283,11 +232,11 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
                 Op::Parameter { index } => Step::Param(*index),
                 Op::Constant(lit) => Step::Const(Arc::new(lit.clone())),
                 Op::Fusion { comp: fc, .. } => {
-                    let info = &infos_by_name[&format!("k{}", fc.0)];
+                    let k = &kernels.by_fusion[fc];
                     Step::Kernel {
-                        f: kernels[&info.name],
-                        elements: info.elements,
-                        work: info.work_per_element,
+                        f: k.f,
+                        elements: k.elements,
+                        work: k.work_per_element,
                     }
                 }
                 Op::DotGeneral { .. } => match dot::DotPlan::new(comp, instr) {
@@ -319,8 +268,154 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
         pool: BufferPool {
             buffers: std::sync::Mutex::new(Vec::new()),
         },
-        _code: Arc::new(codes),
+        _code: Arc::new(kernels.code),
     })
+}
+
+/// One kernel to generate.
+struct KernelJob {
+    fused: CompId,
+    kind: FusionKind,
+    level: jit::OptimizationLevel,
+    /// The kernel cache key; equal keys mean equal code.
+    key: String,
+    /// The kernel's symbol, derived from the key.
+    symbol: String,
+}
+
+/// A linked kernel, ready to run.
+struct LinkedKernel {
+    f: KernelFn,
+    elements: usize,
+    work_per_element: usize,
+}
+
+/// Every kernel of a program, linked into one piece of JIT code.
+struct ProgramKernels {
+    by_fusion: std::collections::HashMap<CompId, LinkedKernel>,
+    code: JitCode,
+}
+
+/// Generates (or loads from the kernel cache) the kernels of every fusion that
+/// runs, compiling one LLVM module per kernel on all cores, and links them.
+fn compile_kernels(module: &Module, run: &[bool]) -> Result<ProgramKernels, String> {
+    let t = std::time::Instant::now();
+    let mut jobs: Vec<KernelJob> = Vec::new();
+    let mut job_of: std::collections::HashMap<CompId, usize> = Default::default();
+    let mut job_by_key: std::collections::HashMap<String, usize> = Default::default();
+    for (c, comp) in module.computations.iter().enumerate() {
+        if !run[c] {
+            continue;
+        }
+        for instr in &comp.instrs {
+            let Op::Fusion { comp: fused, kind } = instr.op else {
+                continue;
+            };
+            // Small kernels (a few µs each) get LLVM's fast instruction selection, a
+            // fifth of the machine-code time; large ones, where code quality shows,
+            // the default level.
+            let level = if kernel_extent(module.computation(fused)) < SMALL_KERNEL {
+                jit::OptimizationLevel::None
+            } else {
+                jit::OptimizationLevel::Default
+            };
+            let codegen = format!("{level:?} {}", jit::passes());
+            let key = kernel_cache::kernel_key(module, fused, kind, &codegen);
+            let next = jobs.len();
+            let j = *job_by_key.entry(key.clone()).or_insert(next);
+            if j == next {
+                jobs.push(KernelJob {
+                    fused,
+                    kind,
+                    level,
+                    symbol: format!("oxla_kernel_{:016x}", kernel_cache::hash64(&key, 0)),
+                    key,
+                });
+            }
+            job_of.insert(fused, j);
+        }
+    }
+    use rayon::prelude::*;
+    let compiled: Vec<Result<(kernel_cache::CachedKernel, Option<jit::CompileTiming>), String>> =
+        threads::pool().install(|| {
+            jobs.par_iter()
+                .map(|job| {
+                    // LLVM folds some constants with the host's libm: IEEE mode.
+                    threads::with_mode(threads::Mode::Ieee, || compile_kernel(module, job))
+                })
+                .collect()
+        });
+    let compiled = compiled.into_iter().collect::<Result<Vec<_>, String>>()?;
+    let t_link = std::time::Instant::now();
+    let objects: Vec<&[u8]> = compiled.iter().map(|(k, _)| k.object.as_slice()).collect();
+    let symbols: Vec<String> = jobs.iter().map(|j| j.symbol.clone()).collect();
+    let code = JitCode::link(&objects, &symbols)?;
+    if std::env::var_os("OXLA_TIMING").is_some() {
+        let mut sum = jit::CompileTiming::default();
+        let mut hits = 0;
+        for (_, timing) in &compiled {
+            match timing {
+                Some(t) => sum += *t,
+                None => hits += 1,
+            }
+        }
+        eprintln!(
+            "oxla cpu compile: {} kernels ({hits} from the kernel cache) in {:.1} ms: \
+             emit {:.1} + LLVM optimize {:.1} + machine code {:.1} ms of thread time, link {:.1} ms",
+            jobs.len(),
+            t.elapsed().as_secs_f64() * 1e3,
+            sum.emit.as_secs_f64() * 1e3,
+            sum.optimize.as_secs_f64() * 1e3,
+            sum.machine_code.as_secs_f64() * 1e3,
+            t_link.elapsed().as_secs_f64() * 1e3,
+        );
+    }
+    let by_fusion = job_of
+        .into_iter()
+        .map(|(fused, j)| {
+            let (k, _) = &compiled[j];
+            let linked = LinkedKernel {
+                f: code.kernels[&jobs[j].symbol],
+                elements: k.elements,
+                work_per_element: k.work_per_element,
+            };
+            (fused, linked)
+        })
+        .collect();
+    Ok(ProgramKernels { by_fusion, code })
+}
+
+/// One kernel's object code: from the kernel cache, or generated (and then stored
+/// in the cache); with the compile timing when it was generated.
+fn compile_kernel(
+    module: &Module,
+    job: &KernelJob,
+) -> Result<(kernel_cache::CachedKernel, Option<jit::CompileTiming>), String> {
+    if let Some(k) = kernel_cache::load(&job.key) {
+        return Ok((k, None));
+    }
+    let mut info = None;
+    let (object, timing) = jit::compile_object(job.level, |cx, llvm| {
+        let builder = cx.create_builder();
+        let mut el = Elemental::new(cx, llvm, &builder, module);
+        let comp = module.computation(job.fused);
+        info = Some(
+            match job.kind {
+                FusionKind::Loop => kernel::emit_loop_kernel(&mut el, &job.symbol, comp),
+                FusionKind::Input => kernel::emit_reduce_kernel(&mut el, &job.symbol, comp),
+            }
+            .map_err(|e| format!("kernel {}: {e}", job.symbol))?,
+        );
+        Ok(())
+    })?;
+    let info = info.ok_or("kernel emitter returned no kernel")?;
+    let kernel = kernel_cache::CachedKernel {
+        object,
+        elements: info.elements,
+        work_per_element: info.work_per_element,
+    };
+    kernel_cache::store(&job.key, &kernel);
+    Ok((kernel, Some(timing)))
 }
 
 /// Raw buffer addresses handed to a kernel running on several threads.
