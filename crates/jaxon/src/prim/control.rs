@@ -28,9 +28,10 @@ use crate::lax;
 use crate::transform::ad::backward_pass;
 use crate::transform::batching::{current_axis_name, BatchTrace};
 use crate::transform::jvp::{has_tangent, JvpTrace};
+use crate::transform::remat::split_known;
 use crate::transform::rules::{instantiate, move_axis, zeros_aval};
 use crate::tree::{Tree, TreeDef};
-use oxla::{BinaryOp, CmpDir, DType, Literal, Op, Shape, Value};
+use oxla::{BinaryOp, CmpDir, DType, Op, Shape, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -1135,7 +1136,7 @@ impl Primitive for Scan {
             // No iterations (and no slice of the empty xs to take).
             let mut out = args[nc..nc + nk].to_vec();
             for a in &ys_avals {
-                out.push(ctx.b.constant(Literal::zeros(a.oxla_shape())));
+                out.push(ctx.b.full_f64(&a.oxla_shape(), 0.0));
             }
             return out;
         }
@@ -1144,7 +1145,7 @@ impl Primitive for Scan {
         let mut state = vec![zero];
         state.extend_from_slice(args);
         for a in &ys_avals {
-            state.push(ctx.b.constant(Literal::zeros(a.oxla_shape())));
+            state.push(ctx.b.full_f64(&a.oxla_shape(), 0.0));
         }
         let mut shapes = vec![i32s];
         shapes.extend(ctx.in_avals.iter().map(Aval::oxla_shape));
@@ -1201,21 +1202,10 @@ impl Primitive for Scan {
             }
             carry_nz = next;
         }
-        // The primal scan, also emitting the carry each iteration starts from.
-        let body_avals = self.jaxpr.in_avals();
-        let primal_body = trace_sub(&body_avals, |a| {
-            let mut outs = self.jaxpr.call(a);
-            outs.extend_from_slice(&a[nc..nc + nk]);
-            outs
-        });
+        // The JVP of the body, known inputs first: (consts, carry, x, const tangents,
+        // carry tangents, x tangents) -> (carry, y, carry tangents, y tangents).
         let ny = self.jaxpr.out_avals().len() - nk;
-        let mut lin = vec![false; nc + nk + xs.len()];
-        let p = self.with(&primal_body, nc, nk, std::mem::take(&mut lin), self.reverse);
-        let res = bind_scan(p, primal_body.consts.clone(), primals, loc);
-        let outs = res[..nk + ny].to_vec();
-        let carry_stack = res[nk + ny..].to_vec();
-        // The tangent scan: consts (primal consts, const tangents), carries (carry
-        // tangents), xs (stacked carries, primal xs, x tangents).
+        let nx = xs.len();
         let ct_vals: Vec<Array> = ct.iter().flatten().cloned().collect();
         let xt_vals: Vec<Array> = xt.iter().flatten().cloned().collect();
         let carry_avals: Vec<Aval> = init.iter().map(Array::aval).collect();
@@ -1228,29 +1218,16 @@ impl Primitive for Scan {
             .filter(|(_, &n)| n)
             .map(|((t, a), _)| instantiate(t, &a.strong()))
             .collect();
-        let x_avals: Vec<Aval> = xs.iter().map(|x| unstacked(&x.aval())).collect();
-        let mut avals: Vec<Aval> = consts.iter().map(Array::aval).collect();
+        let (nct, ntc, nxt) = (ct_vals.len(), tc_init.len(), xt_vals.len());
+        let mut avals: Vec<Aval> = self.jaxpr.in_avals();
         avals.extend(ct_vals.iter().map(Array::aval));
         avals.extend(tc_init.iter().map(Array::aval));
-        avals.extend(carry_avals.iter().cloned());
-        avals.extend(x_avals.iter().cloned());
         avals.extend(xt_vals.iter().map(|x| unstacked(&x.aval())));
-        let (nct, ntc, nxt) = (ct_vals.len(), tc_init.len(), xt_vals.len());
         let nz = [c_nz.clone(), carry_nz.clone(), x_nz.clone()].concat();
-        let nx = xs.len();
-        let tbody = trace_sub(&avals, |a| {
-            let (c, r) = a.split_at(nc);
-            let (ctv, r) = r.split_at(nct);
-            let (tc, r) = r.split_at(ntc);
-            let (carry, r) = r.split_at(nk);
-            let (x, xtv) = r.split_at(nx);
-            let (o, t) = jvp_eval(
-                &self.jaxpr,
-                &[c, carry, x].concat(),
-                &nz,
-                &[ctv, tc, xtv].concat(),
-            );
-            let mut res = Vec::new();
+        let jj = trace_sub(&avals, |a| {
+            let (p, t) = a.split_at(nc + nk + nx);
+            let (o, t) = jvp_eval(&self.jaxpr, p, &nz, t);
+            let mut res = o.clone();
             for i in 0..nk {
                 if carry_nz[i] {
                     res.push(instantiate(&t[i], &o[i].aval().strong()));
@@ -1263,22 +1240,107 @@ impl Primitive for Scan {
             }
             res
         });
-        debug_assert_eq!(nxt, xt_vals.len());
-        let linear = [
-            vec![false; nc],
-            vec![true; nct + ntc],
-            vec![false; nk + nx],
-            vec![true; nxt],
+        // Partial evaluation, as JAX's scan does under linearize: the primal scan
+        // also stacks every per-iteration value the tangents need, so the tangent
+        // scan (and its transpose, the backward loop) does no primal work. Values of
+        // the consts alone are loop-invariant: recomputed rather than stacked.
+        let nj = jj.consts.len();
+        let n_invariant = nj + nc;
+        let jaxpr = &jj.jaxpr.0;
+        let mut invariant: std::collections::HashSet<usize> =
+            jaxpr.invars[..n_invariant].iter().map(|v| v.id).collect();
+        let is_invariant: Vec<bool> = jaxpr
+            .eqns
+            .iter()
+            .map(|e| {
+                let inv = e.inputs.iter().all(|a| match a {
+                    Atom::Var(v) => invariant.contains(&v.id),
+                    Atom::Literal(_) => true,
+                });
+                if inv {
+                    invariant.extend(e.outputs.iter().map(|v| v.id));
+                }
+                inv
+            })
+            .collect();
+        let n_known = n_invariant + nk + nx;
+        let (mut fwd, mut tan) = split_known(jaxpr, n_known, nk + ny, |i, _| !is_invariant[i]);
+        let n_saved = tan.invars.len() - n_known - (nct + ntc + nxt);
+        // The carries each iteration starts from, where the tangents read them.
+        let used: std::collections::HashSet<usize> = tan
+            .eqns
+            .iter()
+            .flat_map(|e| e.inputs.iter())
+            .chain(&tan.outvars)
+            .filter_map(|a| match a {
+                Atom::Var(v) => Some(v.id),
+                Atom::Literal(_) => None,
+            })
+            .collect();
+        let carry_vars = &tan.invars[n_invariant..n_invariant + nk];
+        let carry_used: Vec<usize> = (0..nk)
+            .filter(|&i| used.contains(&carry_vars[i].id))
+            .collect();
+        fwd.outvars
+            .extend(carry_used.iter().map(|&i| Atom::Var(carry_vars[i].clone())));
+        let primal = Scan {
+            jaxpr: SubJaxpr(Arc::new(fwd)),
+            length: self.length,
+            reverse: self.reverse,
+            num_consts: n_invariant,
+            num_carry: nk,
+            linear: vec![false; n_known],
+            unroll: self.unroll,
+        };
+        let mut res = bind_scan(primal, jj.consts.clone(), primals, loc);
+        let carry_stack = res.split_off(nk + ny + n_saved);
+        let saved = res.split_off(nk + ny);
+        let outs = res;
+        // The tangent scan: consts (jaxpr consts, primal consts, const tangents),
+        // carries (carry tangents), xs (used carries, primal xs, saved values, x
+        // tangents).
+        let inv = std::mem::take(&mut tan.invars);
+        let (known_consts, r) = inv.split_at(n_invariant);
+        let (carry_in, r) = r.split_at(nk);
+        let (x_in, r) = r.split_at(nx);
+        let (saved_in, r) = r.split_at(n_saved);
+        let (ct_in, r) = r.split_at(nct);
+        let (tc_in, xt_in) = r.split_at(ntc);
+        let used_carry_in: Vec<Var> = carry_used.iter().map(|&i| carry_in[i].clone()).collect();
+        tan.invars = [
+            known_consts,
+            ct_in,
+            tc_in,
+            &used_carry_in,
+            x_in,
+            saved_in,
+            xt_in,
         ]
         .concat();
-        let tp = self.with(&tbody, nc + nct, ntc, linear, self.reverse);
+        let n_res_x = used_carry_in.len() + nx + n_saved;
+        let tangent = Scan {
+            jaxpr: SubJaxpr(Arc::new(tan)),
+            length: self.length,
+            reverse: self.reverse,
+            num_consts: n_invariant + nct,
+            num_carry: ntc,
+            linear: [
+                vec![false; n_invariant],
+                vec![true; nct + ntc],
+                vec![false; n_res_x],
+                vec![true; nxt],
+            ]
+            .concat(),
+            unroll: self.unroll,
+        };
         let mut targs: Vec<Array> = consts.to_vec();
         targs.extend(ct_vals);
         targs.extend(tc_init);
         targs.extend(carry_stack);
         targs.extend(xs.iter().cloned());
+        targs.extend(saved);
         targs.extend(xt_vals);
-        let touts = bind_scan(tp, tbody.consts.clone(), &targs, loc);
+        let touts = bind_scan(tangent, jj.consts.clone(), &targs, loc);
         let mut tc_out = touts[..ntc].iter().cloned();
         let mut ty_out = touts[ntc..].iter().cloned();
         let mut tangents_out: Vec<Option<Array>> = carry_nz

@@ -12,7 +12,7 @@
 
 use crate::array::Array;
 use crate::core::aval::Aval;
-use crate::core::jaxpr::{Atom, ClosedJaxpr, Jaxpr, Var};
+use crate::core::jaxpr::{Atom, ClosedJaxpr, Eqn, Jaxpr, Var};
 use crate::core::lower::lower_jaxpr_into;
 use crate::core::primitive::{BatchOut, JvpOut, LinArg, LowerCtx, Primitive, RuleResult};
 use crate::core::trace::bind_at;
@@ -145,7 +145,10 @@ impl Primitive for Checkpoint {
             [o, tangents_out].concat()
         });
         let n_known = jj.consts.len() + n;
-        let (fwd, tan) = split_known(&jj.jaxpr.0, n_known, out_avals.len(), self.policy);
+        let policy = self.policy;
+        let (fwd, tan) = split_known(&jj.jaxpr.0, n_known, out_avals.len(), |_, e| {
+            policy.saveable(&*e.prim)
+        });
         let mut known = jj.consts;
         known.extend_from_slice(primals);
         let mut fouts = bind_at(Arc::new(self.derived(fwd)), &known, loc);
@@ -224,8 +227,14 @@ fn var_ids(atoms: &[Atom]) -> impl Iterator<Item = usize> + '_ {
 /// outs, tangent outs)` with the first `n_known` invars known. Returns
 /// * the forward jaxpr: known invars -> (primal outs, saved residuals),
 /// * the tangent jaxpr: (known invars, saved residuals, tangent invars) -> tangent
-///   outs, which recomputes every known value it needs that `policy` did not save.
-fn split_known(j: &Jaxpr, n_known: usize, n_primal: usize, policy: Policy) -> (Jaxpr, Jaxpr) {
+///   outs, which recomputes every known value it needs whose equation (by index)
+///   `saveable` rejects.
+pub(crate) fn split_known(
+    j: &Jaxpr,
+    n_known: usize,
+    n_primal: usize,
+    saveable: impl Fn(usize, &Eqn) -> bool,
+) -> (Jaxpr, Jaxpr) {
     let mut unknown: HashSet<usize> = j.invars[n_known..].iter().map(|v| v.id).collect();
     let is_unknown: Vec<bool> = j
         .eqns
@@ -252,7 +261,7 @@ fn split_known(j: &Jaxpr, n_known: usize, n_primal: usize, policy: Policy) -> (J
         if is_unknown[i] || !e.outputs.iter().any(|v| needed.contains(&v.id)) {
             continue;
         }
-        if policy.saveable(&*e.prim) {
+        if saveable(i, e) {
             saved.extend(e.outputs.iter().filter(|v| needed.contains(&v.id)).cloned());
         } else {
             recompute[i] = true;
@@ -279,7 +288,9 @@ fn split_known(j: &Jaxpr, n_known: usize, n_primal: usize, policy: Policy) -> (J
     let mut live: HashSet<usize> = var_ids(&fwd_outs).collect();
     let mut keep = vec![false; j.eqns.len()];
     for (i, e) in j.eqns.iter().enumerate().rev() {
-        if !is_unknown[i] && e.outputs.iter().any(|v| live.contains(&v.id)) {
+        // Effects (equations without outputs, e.g. debug prints) run forward, once.
+        let effect = e.outputs.is_empty();
+        if !is_unknown[i] && (effect || e.outputs.iter().any(|v| live.contains(&v.id))) {
             keep[i] = true;
             live.extend(var_ids(&e.inputs));
         }

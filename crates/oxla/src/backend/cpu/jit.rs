@@ -81,11 +81,15 @@ pub fn llvm_version() -> String {
 /// interleave: the second copy of a wide vector body doubled code size (and
 /// machine-code time) without speeding up memory-bound loops. LICM runs again after
 /// vectorizing: the vectorizer's alias checks let it hoist row-invariant work (a
-/// broadcast operand's whole producer) out of the vector body. `OXLA_LLVM_PASSES`
+/// broadcast operand's whole producer) out of the vector body. A textual
+/// `instcombine` checks that one run reaches a fixpoint and aborts the process when
+/// it does not (a testing aid in LLVM 19); `no-verify-fixpoint` turns that off, as
+/// `default<O2>` does. `OXLA_LLVM_PASSES`
 /// replaces the pipeline (e.g. `default<O2>`) for experiments.
-pub const LEAN_PASSES: &str = "function(sroa,early-cse,instcombine,simplifycfg,\
-     loop(loop-rotate),loop-mssa(licm),loop(indvars),\
-     loop-vectorize<interleave-forced-only>,loop-mssa(licm),instcombine,simplifycfg)";
+pub const LEAN_PASSES: &str = "function(sroa,early-cse,instcombine<no-verify-fixpoint>,\
+     simplifycfg,loop(loop-rotate),loop-mssa(licm),loop(indvars),\
+     loop-vectorize<interleave-forced-only>,loop-mssa(licm),\
+     instcombine<no-verify-fixpoint>,simplifycfg)";
 
 pub fn passes() -> String {
     std::env::var("OXLA_LLVM_PASSES").unwrap_or_else(|_| LEAN_PASSES.to_string())

@@ -106,7 +106,11 @@ fn prologue<'ctx>(
     let fty = cx
         .void_type()
         .fn_type(&[ptr.into(), i64t.into(), i64t.into()], false);
-    let f = el.module.add_function(name, fty, None);
+    // Weak: an object from the kernel cache may hold other kernels too, so two
+    // objects can define the same kernel (equal names mean equal code).
+    let f = el
+        .module
+        .add_function(name, fty, Some(inkwell::module::Linkage::WeakODR));
     let entry = cx.append_basic_block(f, "entry");
     el.builder.position_at_end(entry);
     let bufs = f.get_nth_param(0).expect("bufs").into_pointer_value();
@@ -258,6 +262,20 @@ pub fn emit_reduce_kernel(
             work_per_element: red_count.max(1) * comp.instrs.len(),
         });
     }
+    if let Some(acc_out) = column_outputs(comp, &reduces, &red_dims, in_dims.len()) {
+        emit_column_reduction(
+            el,
+            f,
+            (start, end),
+            comp,
+            (&reduces, &params, &outs, &acc_out),
+            (&in_dims, &out_dims, &red_sizes),
+        )?;
+        return Ok(KernelInfo {
+            elements,
+            work_per_element: red_count.max(1) * comp.instrs.len(),
+        });
+    }
     let outer = begin_loop(el, f, start, end, &[])?;
     let out_idx = el.idx_from_linear(&out_dims, outer.index)?;
     // Initial accumulators: the init operands (scalars).
@@ -328,6 +346,109 @@ pub fn emit_reduce_kernel(
         elements,
         work_per_element: red_count.max(1) * comp.instrs.len(),
     })
+}
+
+/// For a reduction over leading dims (a column reduction: the kept dims are
+/// trailing, so the outputs of one reduced position are contiguous): the output
+/// each accumulator is stored in, in accumulator order, when every accumulator has
+/// exactly one output.
+fn column_outputs(
+    comp: &Computation,
+    reduces: &[usize],
+    red_dims: &[usize],
+    rank: usize,
+) -> Option<Vec<usize>> {
+    if red_dims.is_empty()
+        || red_dims.len() >= rank
+        || red_dims.iter().enumerate().any(|(i, &d)| i != d)
+    {
+        return None;
+    }
+    let mut acc_out = Vec::new();
+    for &ri in reduces {
+        for q in 0..comp.instrs[ri].operands.len() / 2 {
+            let want = Value {
+                instr: ri,
+                index: q,
+            };
+            let mut hits = comp.results.iter().enumerate().filter(|(_, &v)| v == want);
+            let (k, _) = hits.next()?;
+            if hits.next().is_some() {
+                return None;
+            }
+            acc_out.push(k);
+        }
+    }
+    (acc_out.len() == comp.results.len()).then_some(acc_out)
+}
+
+/// Emits a column reduction: the outputs in `[start, end)` start as the init
+/// values, then every reduced position in index order combines its contiguous run
+/// of elements into them. Each output sees the same combine order as in the
+/// generic loop (reduced index order), so the results are identical, but the inner
+/// loop runs over contiguous outputs and vectorizes.
+fn emit_column_reduction<'ctx>(
+    el: &mut Elemental<'_, 'ctx>,
+    f: FunctionValue<'ctx>,
+    (start, end): (IntValue<'ctx>, IntValue<'ctx>),
+    comp: &Computation,
+    (reduces, params, outs, acc_out): (
+        &[usize],
+        &[ParamSource<'ctx>],
+        &[PointerValue<'ctx>],
+        &[usize],
+    ),
+    (in_dims, out_dims, red_sizes): (&[usize], &[usize], &[usize]),
+) -> R<()> {
+    let dtype = |k: usize| comp.shape(comp.results[k]).dtype;
+    let s = el.scalar_idx();
+    let mut inits = Vec::new();
+    for &ri in reduces {
+        let instr = &comp.instrs[ri];
+        let n = instr.operands.len() / 2;
+        for k in 0..n {
+            inits.push(el.value(comp, params, instr.operands[n + k], &s)?);
+        }
+    }
+    let init = begin_loop(el, f, start, end, &[])?;
+    for (acc, &k) in acc_out.iter().enumerate() {
+        el.store(outs[k], dtype(k), init.index, inits[acc])?;
+    }
+    end_loop(el, &init, el.c64(1), &[])?;
+    let red_count: usize = red_sizes.iter().product();
+    let rows = begin_loop(el, f, el.c64(0), el.c64(red_count as i64), &[])?;
+    let red_idx = el.idx_from_linear(red_sizes, rows.index)?;
+    let cols = begin_loop(el, f, start, end, &[])?;
+    let out_idx = el.idx_from_linear(out_dims, cols.index)?;
+    let multi = [red_idx.multi.clone(), out_idx.multi.clone()].concat();
+    let in_idx = el.idx_from_multi(in_dims, multi)?;
+    let mut acc_pos = 0;
+    for &ri in reduces {
+        let instr = &comp.instrs[ri];
+        let Op::Reduce { body, .. } = &instr.op else {
+            return Err("input kernel root is not a reduce".into());
+        };
+        let n = instr.operands.len() / 2;
+        let mut args = Vec::with_capacity(2 * n);
+        for q in 0..n {
+            let k = acc_out[acc_pos + q];
+            args.push(el.load(outs[k], dtype(k), cols.index)?);
+        }
+        for q in 0..n {
+            args.push(el.value(comp, params, instr.operands[q], &in_idx)?);
+        }
+        let next = el.region(*body, &args)?;
+        for (q, v) in next.into_iter().enumerate() {
+            let k = acc_out[acc_pos + q];
+            el.store(outs[k], dtype(k), cols.index, v)?;
+        }
+        acc_pos += n;
+    }
+    end_loop(el, &cols, el.c64(1), &[])?;
+    end_loop(el, &rows, el.c64(1), &[])?;
+    el.clear_memo();
+    bld(el.builder.build_return(None))?;
+    Ok(())
 }
 
 /// A reduction over the trailing dims with simple float combiners: the reduced

@@ -11,8 +11,8 @@
 //!
 //! The cache lives in `$OXLA_CACHE_DIR`, else `$XDG_CACHE_HOME/oxla/kernels`, else
 //! `$HOME/.cache/oxla/kernels`. `OXLA_CACHE_DIR=off` (or empty) turns it off, as does
-//! [`set_dir`]`(None)`. When it holds more than [`MAX_ENTRIES`] entries, the least
-//! recently written half goes.
+//! [`set_dir`]`(None)`. When it holds more than [`MAX_ENTRIES`] entries or
+//! [`MAX_BYTES`] bytes, the least recently written half goes.
 
 use crate::hlo::ir::{CompId, FusionKind, Module, Op};
 use std::hash::{Hash, Hasher};
@@ -21,8 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, Once};
 
-/// Most entries the cache keeps before it drops the oldest half.
+/// Most entries, and bytes, the cache keeps before it drops the oldest half.
 pub const MAX_ENTRIES: usize = 20_000;
+pub const MAX_BYTES: u64 = 1 << 30;
 
 /// A compiled kernel: its object code and what the runtime needs to call it.
 #[derive(Clone, Debug, PartialEq)]
@@ -194,7 +195,7 @@ pub fn store(key: &str, kernel: &CachedKernel) {
     TRIM.call_once(|| {
         let dir = dir.clone();
         // Trimming reads the whole directory; keep it off the compile path.
-        std::thread::spawn(move || trim(&dir, MAX_ENTRIES));
+        std::thread::spawn(move || trim(&dir, MAX_ENTRIES, MAX_BYTES));
     });
     let full_key = format!("{}\n{key}", fingerprint());
     let path = entry_path(&dir, &full_key);
@@ -215,23 +216,34 @@ pub fn store(key: &str, kernel: &CachedKernel) {
     }
 }
 
-/// Drops the least recently written half of the entries when there are more than
-/// `max`.
-pub fn trim(dir: &Path, max: usize) {
+/// Drops the least recently written entries, down to half of `max` entries and
+/// half of `max_bytes`, when there are more than `max` or they hold more than
+/// `max_bytes`.
+pub fn trim(dir: &Path, max: usize, max_bytes: u64) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "kernel"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            Some((meta.modified().ok()?, meta.len(), e.path()))
+        })
         .collect();
-    if files.len() <= max {
+    let mut bytes: u64 = files.iter().map(|f| f.1).sum();
+    if files.len() <= max && bytes <= max_bytes {
         return;
     }
     files.sort();
-    for (_, path) in &files[..files.len() - max / 2] {
+    let mut count = files.len();
+    for (_, len, path) in &files {
+        if count <= max / 2 && bytes <= max_bytes / 2 {
+            break;
+        }
         let _ = std::fs::remove_file(path);
+        count -= 1;
+        bytes -= len;
     }
 }
 
@@ -267,13 +279,16 @@ mod tests {
                 .set_modified(t)
                 .unwrap();
         }
-        trim(&dir, 6);
+        trim(&dir, 6, u64::MAX);
         let mut left: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
         assert_eq!(left, ["7.kernel", "8.kernel", "9.kernel"]);
+        // By size: three one-byte entries, at most two bytes: one stays.
+        trim(&dir, 100, 2);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -29,7 +29,7 @@ enum Step {
         elements: usize,
         work: usize,
     },
-    Dot(dot::DotPlan),
+    Dot(Box<dot::DotPlan>),
     /// dynamic_update_slice, in place when the operand dies here.
     UpdateSlice,
     While {
@@ -56,7 +56,60 @@ struct CpuProgram {
     last_use: Vec<Vec<Vec<usize>>>,
     param_reads: Vec<Vec<usize>>,
     pool: BufferPool,
+    /// Time per step, when `OXLA_PROFILE=1`; printed when the program is dropped.
+    profile: Option<StepProfile>,
     _code: Arc<JitCode>,
+}
+
+/// Accumulated run time of every step of a program (`OXLA_PROFILE=1`).
+struct StepProfile {
+    /// (computation, instruction) -> (calls, total time).
+    times: std::sync::Mutex<std::collections::HashMap<(CompId, usize), (u64, std::time::Duration)>>,
+}
+
+impl StepProfile {
+    fn record(&self, comp: CompId, instr: usize, t: std::time::Duration) {
+        let mut times = self.times.lock().unwrap_or_else(|e| e.into_inner());
+        let e = times.entry((comp, instr)).or_default();
+        e.0 += 1;
+        e.1 += t;
+    }
+
+    /// The steps that took longest, one line each.
+    fn report(&self, module: &Module) -> String {
+        let times = self.times.lock().unwrap_or_else(|e| e.into_inner());
+        let total: std::time::Duration = times.values().map(|v| v.1).sum();
+        let mut rows: Vec<_> = times.iter().collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1 .1));
+        let mut out = format!(
+            "oxla profile of {}: {:.3} ms in steps (nested control flow counts in its parents too)\n",
+            module.name,
+            total.as_secs_f64() * 1e3
+        );
+        for ((c, i), (n, t)) in rows.into_iter().take(25) {
+            let comp = module.computation(*c);
+            let instr = &comp.instrs[*i];
+            let shapes: Vec<String> = instr.shapes.iter().map(|s| s.to_string()).collect();
+            out.push_str(&format!(
+                "  {:>9.3} ms {:>8} calls {:>8.2} us/call  {} %{i} {} -> {}\n",
+                t.as_secs_f64() * 1e3,
+                n,
+                t.as_secs_f64() * 1e6 / *n as f64,
+                comp.name,
+                instr.op.name(),
+                shapes.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+impl Drop for CpuProgram {
+    fn drop(&mut self) {
+        if let Some(p) = &self.profile {
+            eprint!("{}", p.report(&self.module));
+        }
+    }
 }
 
 /// Recycles kernel output buffers: a buffer comes back once nobody but the pool
@@ -240,7 +293,7 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
                     }
                 }
                 Op::DotGeneral { .. } => match dot::DotPlan::new(comp, instr) {
-                    Some(plan) => Step::Dot(plan),
+                    Some(plan) => Step::Dot(Box::new(plan)),
                     None => Step::Interp,
                 },
                 Op::While { cond, body } => Step::While {
@@ -268,6 +321,11 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
         pool: BufferPool {
             buffers: std::sync::Mutex::new(Vec::new()),
         },
+        profile: std::env::var("OXLA_PROFILE")
+            .is_ok_and(|v| v == "1")
+            .then(|| StepProfile {
+                times: Default::default(),
+            }),
         _code: Arc::new(kernels.code),
     })
 }
@@ -335,45 +393,74 @@ fn compile_kernels(module: &Module, run: &[bool]) -> Result<ProgramKernels, Stri
             job_of.insert(fused, j);
         }
     }
+    // Kernels from the cache, then the rest compiled in batches, one LLVM module
+    // per batch and about as many batches as threads (each module costs ~1.5 ms of
+    // fixed pass-manager and code-generator set-up, so one module per kernel would
+    // waste more than parallelism gains).
+    let mut found: Vec<Option<kernel_cache::CachedKernel>> =
+        jobs.iter().map(|j| kernel_cache::load(&j.key)).collect();
+    let hits = found.iter().filter(|k| k.is_some()).count();
+    let batches = kernel_batches(module, &jobs, &found, threads::pool().current_num_threads());
     use rayon::prelude::*;
-    let compiled: Vec<Result<(kernel_cache::CachedKernel, Option<jit::CompileTiming>), String>> =
-        threads::pool().install(|| {
-            jobs.par_iter()
-                .map(|job| {
-                    // LLVM folds some constants with the host's libm: IEEE mode.
-                    threads::with_mode(threads::Mode::Ieee, || compile_kernel(module, job))
-                })
-                .collect()
-        });
-    let compiled = compiled.into_iter().collect::<Result<Vec<_>, String>>()?;
-    let t_link = std::time::Instant::now();
-    let objects: Vec<&[u8]> = compiled.iter().map(|(k, _)| k.object.as_slice()).collect();
-    let symbols: Vec<String> = jobs.iter().map(|j| j.symbol.clone()).collect();
-    let code = JitCode::link(&objects, &symbols)?;
-    if std::env::var_os("OXLA_TIMING").is_some() {
-        let mut sum = jit::CompileTiming::default();
-        let mut hits = 0;
-        for (_, timing) in &compiled {
-            match timing {
-                Some(t) => sum += *t,
-                None => hits += 1,
-            }
+    let compiled: Vec<Result<CompiledBatch, String>> = threads::pool().install(|| {
+        batches
+            .par_iter()
+            .map(|batch| {
+                // LLVM folds some constants with the host's libm: IEEE mode.
+                threads::with_mode(threads::Mode::Ieee, || compile_batch(module, &jobs, batch))
+            })
+            .collect()
+    });
+    let mut timing = jit::CompileTiming::default();
+    let mut objects: Vec<Vec<u8>> = Vec::new();
+    for (batch, result) in batches.iter().zip(compiled) {
+        let (object, infos, t) = result?;
+        timing += t;
+        for (&j, info) in batch.iter().zip(infos) {
+            // Each kernel's entry holds its whole batch's object (kernels are weak
+            // symbols, so objects sharing a kernel link together).
+            let kernel = kernel_cache::CachedKernel {
+                object: object.clone(),
+                elements: info.elements,
+                work_per_element: info.work_per_element,
+            };
+            kernel_cache::store(&jobs[j].key, &kernel);
+            found[j] = Some(kernel);
         }
+        objects.push(object);
+    }
+    let kernels: Vec<kernel_cache::CachedKernel> = found
+        .into_iter()
+        .map(|k| k.ok_or("a kernel was neither cached nor compiled"))
+        .collect::<Result<_, _>>()?;
+    // Kernels loaded from one cached batch share its object: link it once.
+    let mut unique: Vec<&[u8]> = objects.iter().map(Vec::as_slice).collect();
+    for k in &kernels {
+        if !unique.contains(&k.object.as_slice()) {
+            unique.push(&k.object);
+        }
+    }
+    let t_link = std::time::Instant::now();
+    let symbols: Vec<String> = jobs.iter().map(|j| j.symbol.clone()).collect();
+    let code = JitCode::link(&unique, &symbols)?;
+    if std::env::var_os("OXLA_TIMING").is_some() {
         eprintln!(
-            "oxla cpu compile: {} kernels ({hits} from the kernel cache) in {:.1} ms: \
-             emit {:.1} + LLVM optimize {:.1} + machine code {:.1} ms of thread time, link {:.1} ms",
+            "oxla cpu compile: {} kernels ({hits} from the kernel cache, the rest in {} \
+             modules) in {:.1} ms: emit {:.1} + LLVM optimize {:.1} + machine code {:.1} ms \
+             of thread time, link {:.1} ms",
             jobs.len(),
+            batches.len(),
             t.elapsed().as_secs_f64() * 1e3,
-            sum.emit.as_secs_f64() * 1e3,
-            sum.optimize.as_secs_f64() * 1e3,
-            sum.machine_code.as_secs_f64() * 1e3,
+            timing.emit.as_secs_f64() * 1e3,
+            timing.optimize.as_secs_f64() * 1e3,
+            timing.machine_code.as_secs_f64() * 1e3,
             t_link.elapsed().as_secs_f64() * 1e3,
         );
     }
     let by_fusion = job_of
         .into_iter()
         .map(|(fused, j)| {
-            let (k, _) = &compiled[j];
+            let k = &kernels[j];
             let linked = LinkedKernel {
                 f: code.kernels[&jobs[j].symbol],
                 elements: k.elements,
@@ -385,37 +472,70 @@ fn compile_kernels(module: &Module, run: &[bool]) -> Result<ProgramKernels, Stri
     Ok(ProgramKernels { by_fusion, code })
 }
 
-/// One kernel's object code: from the kernel cache, or generated (and then stored
-/// in the cache); with the compile timing when it was generated.
-fn compile_kernel(
+/// Splits the kernels still to compile into batches of one code-generation level,
+/// about `threads` per level, balanced by a rough cost (instruction count).
+fn kernel_batches(
     module: &Module,
-    job: &KernelJob,
-) -> Result<(kernel_cache::CachedKernel, Option<jit::CompileTiming>), String> {
-    if let Some(k) = kernel_cache::load(&job.key) {
-        return Ok((k, None));
+    jobs: &[KernelJob],
+    found: &[Option<kernel_cache::CachedKernel>],
+    threads: usize,
+) -> Vec<Vec<usize>> {
+    let mut batches = Vec::new();
+    for level in [
+        jit::OptimizationLevel::None,
+        jit::OptimizationLevel::Default,
+    ] {
+        let mut todo: Vec<(usize, usize)> = (0..jobs.len())
+            .filter(|&j| found[j].is_none() && jobs[j].level == level)
+            .map(|j| (module.computation(jobs[j].fused).instrs.len() + 8, j))
+            .collect();
+        if todo.is_empty() {
+            continue;
+        }
+        // Largest first, each to the lightest batch.
+        todo.sort_by(|a, b| b.cmp(a));
+        let n = threads.clamp(1, todo.len());
+        let mut load = vec![(0usize, Vec::new()); n];
+        for (cost, j) in todo {
+            let lightest = load
+                .iter_mut()
+                .min_by_key(|(c, _)| *c)
+                .expect("at least one batch");
+            lightest.0 += cost;
+            lightest.1.push(j);
+        }
+        batches.extend(load.into_iter().map(|(_, b)| b));
     }
-    let mut info = None;
-    let (object, timing) = jit::compile_object(job.level, |cx, llvm| {
+    batches
+}
+
+/// One batch's object code, its kernels' run-time facts and its compile timing.
+type CompiledBatch = (Vec<u8>, Vec<kernel::KernelInfo>, jit::CompileTiming);
+
+/// Compiles the kernels `batch` (indices into `jobs`) into one object.
+fn compile_batch(
+    module: &Module,
+    jobs: &[KernelJob],
+    batch: &[usize],
+) -> Result<CompiledBatch, String> {
+    let level = jobs[batch[0]].level;
+    let mut infos = Vec::with_capacity(batch.len());
+    let (object, timing) = jit::compile_object(level, |cx, llvm| {
         let builder = cx.create_builder();
         let mut el = Elemental::new(cx, llvm, &builder, module);
-        let comp = module.computation(job.fused);
-        info = Some(
-            match job.kind {
+        for &j in batch {
+            let job = &jobs[j];
+            let comp = module.computation(job.fused);
+            let info = match job.kind {
                 FusionKind::Loop => kernel::emit_loop_kernel(&mut el, &job.symbol, comp),
                 FusionKind::Input => kernel::emit_reduce_kernel(&mut el, &job.symbol, comp),
             }
-            .map_err(|e| format!("kernel {}: {e}", job.symbol))?,
-        );
+            .map_err(|e| format!("kernel {}: {e}", job.symbol))?;
+            infos.push(info);
+        }
         Ok(())
     })?;
-    let info = info.ok_or("kernel emitter returned no kernel")?;
-    let kernel = kernel_cache::CachedKernel {
-        object,
-        elements: info.elements,
-        work_per_element: info.work_per_element,
-    };
-    kernel_cache::store(&job.key, &kernel);
-    Ok((kernel, Some(timing)))
+    Ok((object, infos, timing))
 }
 
 /// Raw buffer addresses handed to a kernel running on several threads.
@@ -427,7 +547,7 @@ unsafe impl Sync for Pointers {}
 unsafe impl Send for Pointers {}
 
 /// Work (elements × per-element cost) above which a kernel is split across threads.
-const PARALLEL_WORK: usize = 1 << 16;
+const PARALLEL_WORK: usize = 1 << 18;
 
 fn run_kernel(f: KernelFn, ptrs: &Pointers, elements: usize, work: usize) {
     let pool = threads::pool();
@@ -488,9 +608,16 @@ impl CpuProgram {
                     };
                     vec![arg.ok_or_else(|| format!("{}: parameter {index} is gone", comp.name))?]
                 }
-                step => self
-                    .run_step(step, instr, operands)
-                    .map_err(|e| format!("{} %{i} ({}): {e}", comp.name, instr.op.name()))?,
+                step => {
+                    let t = self.profile.as_ref().map(|_| std::time::Instant::now());
+                    let out = self
+                        .run_step(step, instr, operands)
+                        .map_err(|e| format!("{} %{i} ({}): {e}", comp.name, instr.op.name()))?;
+                    if let (Some(p), Some(t)) = (&self.profile, t) {
+                        p.record(id, i, t.elapsed());
+                    }
+                    out
+                }
             };
             values.push(out.into_iter().map(Some).collect());
         }
@@ -522,7 +649,10 @@ impl CpuProgram {
                 run_kernel(*f, &Pointers(ptrs), *elements, *work);
                 Ok(outs.into_iter().map(|o| self.pool.share(o)).collect())
             }
-            Step::Dot(plan) => Ok(vec![Arc::new(plan.run(&x[0], &x[1], &instr.shapes[0]))]),
+            Step::Dot(plan) => {
+                let out = self.pool.take(&instr.shapes[0]);
+                Ok(vec![self.pool.share(plan.run(&x[0], &x[1], out))])
+            }
             Step::UpdateSlice => {
                 let mut it = x.into_iter();
                 let operand = it.next().ok_or("missing operand")?;
