@@ -344,3 +344,36 @@ fn vmap_of_grad_of_scan_and_int_carries() {
         Modes::Both,
     );
 }
+
+/// The scan's JVP saves per-iteration residuals (partial evaluation), so the
+/// backward loop of an RNN gradient holds the three transposed matmuls only: no
+/// recomputed forward cell (which would add the cell's two matmuls again).
+#[test]
+fn grad_of_scan_rnn_saves_residuals_instead_of_recomputing() {
+    let rnn = |(w, u, h0, xs): (Array, Array, Array, Array)| {
+        let cell = |h: Array, x: Array| ((jnp::matmul(&h, &w) + jnp::matmul(&x, &u)).tanh(), ());
+        lax::scan(cell, h0, xs).0.sum(None)
+    };
+    let mut rng = Rng::new(7);
+    let args = (
+        random_array(&mut rng, DType::F64, &[4, 4], -0.5, 0.5),
+        random_array(&mut rng, DType::F64, &[3, 4], -0.5, 0.5),
+        random_array(&mut rng, DType::F64, &[2, 4], -1.0, 1.0),
+        random_array(&mut rng, DType::F64, &[5, 2, 3], -1.0, 1.0),
+    );
+    let (h0, xs) = (args.2.clone(), args.3.clone());
+    let g = grad(move |(w, u): (Array, Array)| rnn((w, u, h0.clone(), xs.clone())));
+    let t = make_jaxpr(&g)((args.0.clone(), args.1.clone())).to_string();
+    // Forward: h·w and x·u per step; backward: g·wᵀ, hᵀ·g and xᵀ·g.
+    assert_eq!(t.matches("dot_general[").count(), 5, "{t}");
+    let (w, u) = (args.0.clone(), args.1.clone());
+    let (h0, xs) = (args.2.clone(), args.3.clone());
+    check_grads(
+        &move |a: &[Array]| vec![rnn((a[0].clone(), a[1].clone(), h0.clone(), xs.clone()))],
+        &[w, u],
+        2,
+        Modes::Rev,
+        None,
+        None,
+    );
+}
