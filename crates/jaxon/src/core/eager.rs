@@ -6,7 +6,7 @@ use super::primitive::{LowerCtx, Primitive};
 use crate::array::Array;
 use crate::error::fail;
 use oxla::{Builder, Executable};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,9 +31,10 @@ impl std::hash::Hash for CacheKey {
     }
 }
 
-fn cache() -> &'static Mutex<HashMap<CacheKey, Executable>> {
-    static CACHE: OnceLock<Mutex<HashMap<CacheKey, Executable>>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+/// Executables by primitive and input types (FxHash: looked up on every eager op).
+fn cache() -> &'static Mutex<FxHashMap<CacheKey, Executable>> {
+    static CACHE: OnceLock<Mutex<FxHashMap<CacheKey, Executable>>> = OnceLock::new();
+    CACHE.get_or_init(Mutex::default)
 }
 
 static COMPILES: AtomicUsize = AtomicUsize::new(0);

@@ -10,7 +10,6 @@ use crate::core::jaxpr::{trace_to_jaxpr, ClosedJaxpr};
 use crate::error::user_error;
 use crate::lax;
 use crate::tree::{Tree, TreeDef};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Runs `f` on flat leaves: unflattens to `A`, calls, flattens the `B` result and
@@ -59,28 +58,42 @@ struct JitKey {
 /// ```
 pub fn jit<A: Tree, B: Tree, F: Fn(A) -> B>(f: F) -> impl Fn(A) -> B {
     let cache: Arc<jit_mod::JitCache<JitKey>> = Arc::new(jit_mod::JitCache::new("jit"));
-    let out_defs: Arc<Mutex<HashMap<JitKey, TreeDef>>> = Arc::new(Mutex::new(HashMap::new()));
+    // The fast path of a call: one lookup (FxHash) finds the executable and the
+    // output structure.
+    type Entry = (Arc<jit_mod::Compiled>, TreeDef);
+    let entries: Arc<Mutex<rustc_hash::FxHashMap<JitKey, Entry>>> = Arc::default();
     move |a: A| {
         let (leaves, def) = a.tree_flatten();
         if !jit_mod::should_compile(&leaves) {
             return f(A::tree_unflatten(&def, leaves));
         }
         let key = JitKey {
-            def: def.clone(),
+            def,
             avals: leaves.iter().map(Array::aval).collect(),
             threefry_partitionable: crate::random::threefry_partitionable(),
         };
-        let out_def_slot = Mutex::new(None);
-        let compiled = cache.get_or_compile(&key, &key.avals, |tracers| {
-            flat_call(&f, &def, tracers, &out_def_slot)
-        });
-        if let Some(d) = out_def_slot.into_inner().expect("out def lock") {
-            out_defs
-                .lock()
-                .expect("jit out defs")
-                .insert(key.clone(), d);
-        }
-        let out_def = out_defs.lock().expect("jit out defs")[&key].clone();
+        let (compiled, out_def) = {
+            // Held while compiling, so a signature is traced once even when
+            // several threads call at once (tracing never re-enters this path:
+            // nested calls see a tracer and inline).
+            let mut entries = entries.lock().expect("jit entries");
+            match entries.get(&key) {
+                Some(entry) => entry.clone(),
+                None => {
+                    let out_def_slot = Mutex::new(None);
+                    let compiled = cache.get_or_compile(&key, &key.avals, |tracers| {
+                        flat_call(&f, &key.def, tracers, &out_def_slot)
+                    });
+                    let out_def = out_def_slot
+                        .into_inner()
+                        .expect("out def lock")
+                        .expect("tracing records the output structure");
+                    let entry = (compiled, out_def);
+                    entries.insert(key.clone(), entry.clone());
+                    entry
+                }
+            }
+        };
         B::tree_unflatten(&out_def, compiled.run(&leaves))
     }
 }
