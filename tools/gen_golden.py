@@ -1719,6 +1719,8 @@ def topic_random():
             rc("bernoulli_03_8", "random.bernoulli", ber, {"p": 0.3, "shape": (8,)})
             rc("bernoulli_parray_2x3", "random.bernoulli", ber,
                {"p": arr([0.1, 0.5, 0.9], f32), "shape": (2, 3)})
+            rc("bernoulli_high_2x3", "random.bernoulli", ber,
+               {"p": arr([1e-6, 0.5, 0.9], f32), "shape": (2, 3), "mode": "high"})
             ri = lambda k, **kw: jr.randint(k, **kw)
             rc("randint_i32_0_10", "random.randint", ri,
                {"shape": (8,), "minval": 0, "maxval": 10, "dtype": "int32"})
@@ -1759,6 +1761,13 @@ def topic_random():
                {"logits": l24, "shape": (3, 2)})
             rc("categorical_noreplace", "random.categorical", cat,
                {"logits": l24, "shape": (3, 2), "replace": False})
+            rc("categorical_2x4_high", "random.categorical", cat, {"logits": l24, "mode": "high"})
+            gum = lambda k, **kw: jr.gumbel(k, **kw)
+            for mode in ("high", "highest"):
+                rc(f"gumbel_{mode}_f32_9", "random.gumbel", gum,
+                   {"shape": (9,), "dtype": f32, "mode": mode})
+                rc(f"gumbel_{mode}_f64_3", "random.gumbel", gum,
+                   {"shape": (3,), "dtype": f64, "mode": mode}, x64=True)
             for fn in ("gumbel", "exponential", "laplace", "logistic"):
                 f = getattr(jr, fn)
                 call = (lambda f: lambda k, **kw: f(k, **kw))(f)

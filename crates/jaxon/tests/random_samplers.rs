@@ -324,6 +324,12 @@ fn errors_name_the_operation_and_line() {
         ],
     );
     let l = line!() + 1;
+    let f = || random::bernoulli_mode(&k, 0.5, &[2], random::Mode::Highest);
+    expect_panic(
+        || drop(f()),
+        &["random.bernoulli", "Low or High", file!(), &l.to_string()],
+    );
+    let l = line!() + 1;
     let f = || random::orthogonal(&k, 3, &[], DType::I32, None);
     expect_panic(
         || drop(f()),

@@ -253,10 +253,39 @@ pub fn truncated_normal(
     lax::min(&lax::max(&out, &lo), &hi)
 }
 
+/// How many random bits a sampler spends per sample (JAX's `mode` argument of
+/// `bernoulli`, `gumbel` and `categorical`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// One uniform per sample (JAX's default): probabilities below ~1e-7 (f32) are
+    /// resolved poorly.
+    #[default]
+    Low,
+    /// Two uniforms per sample, about twice the cost: resolves probabilities down to
+    /// ~1e-14 (f32).
+    High,
+    /// `gumbel` in f32 only: 64 random bits converted to a float with the full
+    /// dynamic range (other dtypes use `High`).
+    Highest,
+}
+
 /// Bernoulli samples (bool) with mean `p` (a float; Rust floats are f32), broadcast to
 /// `shape`: `uniform(key, shape, dtype(p)) < p`.
 #[track_caller]
 pub fn bernoulli(key: &Array, p: impl ArrayLike, shape: &[usize]) -> Array {
+    bernoulli_mode(key, p, shape, Mode::Low)
+}
+
+/// [`bernoulli`] with JAX's `mode`: `High` draws two uniforms `u1, u2` and tests
+/// `u2 * 2^-nmant < p - u1`, resolving small probabilities.
+///
+/// ```
+/// use jaxon::random::{self, Mode};
+/// let b = random::bernoulli_mode(&random::key(0), 1e-3f32, &[1000], Mode::High);
+/// assert!(b.to_vec::<bool>().iter().filter(|&&x| x).count() < 10);
+/// ```
+#[track_caller]
+pub fn bernoulli_mode(key: &Array, p: impl ArrayLike, shape: &[usize], mode: Mode) -> Array {
     let p = p.operand();
     let dtype = p.ptype().dtype;
     if !dtype.is_float() {
@@ -265,17 +294,138 @@ pub fn bernoulli(key: &Array, p: impl ArrayLike, shape: &[usize]) -> Array {
         ));
     }
     let p = to_shape("bernoulli", "p", p, dtype, shape);
-    let u = uniform_scalar("bernoulli", key, shape, dtype, 0.0, 1.0);
-    lax::lt(&u, &p)
+    match mode {
+        Mode::Low => {
+            let u = uniform_scalar("bernoulli", key, shape, dtype, 0.0, 1.0);
+            lax::lt(&u, &p)
+        }
+        Mode::High => {
+            let (_, nmant) = float_layout("bernoulli", dtype);
+            let (u1, u2) = two_uniforms("bernoulli", key, shape, dtype, 0.0);
+            let u2 = lax::mul(&u2, &fconst(2f64.powi(-(nmant as i32)), dtype));
+            lax::lt(&u2, &lax::sub(&p, &u1))
+        }
+        Mode::Highest => user_error(
+            "random.bernoulli: mode must be Low or High (JAX accepts 'low' and 'high'), got Highest"
+                .to_string(),
+        ),
+    }
+}
+
+/// Two independent uniform draws in `[lo, 1)` of `shape`: the halves of one draw of
+/// shape `[2, shape...]`, as JAX splits `uniform(key, (2, *shape))`.
+#[track_caller]
+fn two_uniforms(op: &str, key: &Array, shape: &[usize], dtype: DType, lo: f64) -> (Array, Array) {
+    let both: Vec<usize> = std::iter::once(2).chain(shape.iter().copied()).collect();
+    let u = uniform_scalar(op, key, &both, dtype, lo, 1.0);
+    let half = |i: usize| lax::squeeze(&lax::slice_in_dim(&u, i, i + 1, 1, 0), &[0]);
+    (half(0), half(1))
 }
 
 /// Samples of the standard Gumbel distribution: `-log(-log(u))`, `u` uniform in
 /// `[tiny, 1)` (JAX's default "low" mode).
 #[track_caller]
 pub fn gumbel(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    float_layout("gumbel", dtype);
-    let u = uniform_scalar("gumbel", key, shape, dtype, tiny(dtype), 1.0);
-    lax::neg(&lax::log(&lax::neg(&lax::log(&u))))
+    gumbel_mode(key, shape, dtype, Mode::Low)
+}
+
+/// [`gumbel`] with JAX's `mode`: `High` combines two uniforms into one with ~2x the
+/// mantissa below 0.5 and takes `-log(-log1p(-x))`; `Highest` (f32) turns 64 random
+/// bits into a float with the full exponent range, using `log1p` below 0.5 and `log`
+/// above.
+#[track_caller]
+pub fn gumbel_mode(key: &Array, shape: &[usize], dtype: DType, mode: Mode) -> Array {
+    let (_, nmant) = float_layout("gumbel", dtype);
+    let gumbel_of = |x: &Array| lax::neg(&lax::log(&lax::neg(&lax::log1p(&lax::neg(x)))));
+    match mode {
+        Mode::Low => {
+            let u = uniform_scalar("gumbel", key, shape, dtype, tiny(dtype), 1.0);
+            lax::neg(&lax::log(&lax::neg(&lax::log(&u))))
+        }
+        Mode::Highest if dtype == DType::F32 => gumbel_highest_f32(key, shape),
+        Mode::High | Mode::Highest => {
+            let (high, low) = two_uniforms("gumbel", key, shape, dtype, 0.0);
+            let fine = lax::add(
+                &lax::add(
+                    &high,
+                    &lax::mul(&fconst(2f64.powi(-(nmant as i32)), dtype), &low),
+                ),
+                &fconst(tiny(dtype), dtype),
+            );
+            let x = lax::select(&lax::ge(&high, &fconst(0.5, dtype)), &high, &fine);
+            gumbel_of(&x)
+        }
+    }
+}
+
+/// JAX's "highest" f32 Gumbel: two words of bits as a 64-bit fixed-point fraction
+/// (flipped to `1 - f` above one half), converted to f32 through its leading zeros.
+#[track_caller]
+fn gumbel_highest_f32(key: &Array, shape: &[usize]) -> Array {
+    let (k0, k1) = key_words("gumbel", key);
+    let both: Vec<usize> = std::iter::once(2).chain(shape.iter().copied()).collect();
+    let bits = random_bits(&k0, &k1, 32, &both);
+    let word = |b: &Array, i: usize| lax::squeeze(&lax::slice_in_dim(b, i, i + 1, 1, 0), &[0]);
+    let (hi, lo) = (word(&bits, 0), word(&bits, 1));
+    let u32c = |v: u32| int_const(v as i128, DType::U32);
+    // 1 - f in 64-bit fixed point: the complement plus one, carrying into the high word.
+    let (nhi, nlo) = (lax::not(&hi), lax::not(&lo));
+    let carry = lax::convert_element_type(&lax::eq(&nlo, &u32c(u32::MAX)), DType::U32);
+    let nhi = lax::add(&nhi, &carry);
+    let nlo = lax::add(&nlo, &u32c(1));
+    let flip = lax::lt(&hi, &u32c(1 << 31));
+    let x = safe_int_to_float(
+        &lax::select(&flip, &hi, &nhi),
+        &lax::select(&flip, &lo, &nlo),
+    );
+    let below = lax::neg(&lax::log(&lax::neg(&lax::log1p(&lax::neg(&x)))));
+    let above = lax::neg(&lax::log(&lax::neg(&lax::log(&x))));
+    lax::select(&flip, &below, &above)
+}
+
+/// Leading zero bits of a `uint32` array (32 for zero), through the exact f64 value:
+/// its exponent is `floor(log2(x))`.
+fn count_leading_zeros(x: &Array) -> Array {
+    let u32c = |v: u32| int_const(v as i128, DType::U32);
+    let f = lax::convert_element_type(x, DType::F64);
+    let exp_bits = lax::shift_right_logical(
+        &lax::bitcast_convert_type(&f, DType::U64),
+        &int_const(52, DType::U64),
+    );
+    let exp = lax::convert_element_type(&exp_bits, DType::U32);
+    // 31 - (exp - 1023) = 1054 - exp.
+    let clz = lax::sub(&u32c(1054), &exp);
+    lax::select(
+        &lax::eq(x, &u32c(0)),
+        &broadcast_to_shape(&u32c(32), x.shape()),
+        &clz,
+    )
+}
+
+/// JAX's `_safe_int_to_float`: the 64-bit fraction `hi:lo` (a value in (0, 1)) as an
+/// f32 with the exponent from its leading zeros and 23 mantissa bits after them.
+fn safe_int_to_float(hi: &Array, lo: &Array) -> Array {
+    let u32c = |v: u32| int_const(v as i128, DType::U32);
+    let (hiclz, loclz) = (count_leading_zeros(hi), count_leading_zeros(lo));
+    let hi_all_zero = lax::eq(&hiclz, &u32c(32));
+    let mantissa = lax::bitwise_or(
+        &lax::shift_left(hi, &hiclz),
+        &lax::select(
+            &hi_all_zero,
+            &lax::shift_left(lo, &loclz),
+            &lax::shift_right_logical(lo, &lax::sub(&u32c(32), &hiclz)),
+        ),
+    );
+    let mantissa = lax::bitwise_and(
+        &lax::shift_right_logical(&mantissa, &u32c(32 - 23 - 1)),
+        &u32c((1 << 23) - 1),
+    );
+    // finfo(f32).minexp = -126: exponent field = 126 - (leading zeros), so a
+    // fraction in [1/2, 1) gets 2^-1.
+    let zeros = lax::select(&hi_all_zero, &lax::add(&u32c(32), &loclz), &hiclz);
+    let exp = lax::shift_left(&lax::sub(&u32c(126), &zeros), &u32c(23));
+    let exp = lax::bitwise_and(&exp, &u32c((1 << 30) - (1 << 22)));
+    lax::bitcast_convert_type(&lax::bitwise_or(&exp, &mantissa), DType::F32)
 }
 
 /// Standard exponential samples: `-log1p(-u)`.
@@ -578,6 +728,19 @@ pub fn categorical(
     shape: Option<&[usize]>,
     replace: bool,
 ) -> Array {
+    categorical_mode(key, logits, axis, shape, replace, Mode::Low)
+}
+
+/// [`categorical`] with JAX's `mode` for its Gumbel noise (see [`gumbel_mode`]).
+#[track_caller]
+pub fn categorical_mode(
+    key: &Array,
+    logits: impl ArrayLike,
+    axis: i64,
+    shape: Option<&[usize]>,
+    replace: bool,
+    mode: Mode,
+) -> Array {
     key_words("categorical", key);
     let logits = logits.to_array();
     if !logits.dtype().is_float() {
@@ -609,7 +772,7 @@ pub fn categorical(
         let mut lshape = shape[prefix.len()..].to_vec();
         lshape.insert(ax, logits.shape()[ax]);
         let full: Vec<usize> = [prefix, &lshape].concat();
-        let g = gumbel(key, &full, dt);
+        let g = gumbel_mode(key, &full, dt, mode);
         let l = broadcast_to_shape(&logits, &full);
         jnp::argmax(lax::add(&g, &l), Some((prefix.len() + ax) as i64))
     } else {
@@ -621,7 +784,7 @@ pub fn categorical(
                 logits.shape()[ax]
             ));
         }
-        let l = lax::add(&logits, &gumbel(key, logits.shape(), dt));
+        let l = lax::add(&logits, &gumbel_mode(key, logits.shape(), dt, mode));
         let l = jnp::moveaxis(&l, ax as i64, -1);
         let (_, idx) = lax::top_k(&l, k);
         // [batch..., k] -> [k, batch...] -> shape.
