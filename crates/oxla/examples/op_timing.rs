@@ -1,5 +1,6 @@
 //! Times one elementwise kernel per float unary op on the CPU backend:
-//! `cargo run --release -p oxla --example op_timing`.
+//! `cargo run --release -p oxla --example op_timing` (`-- dispatch`: only the
+//! dispatch of a one-element program).
 
 use oxla::{Builder, Client, DType, Literal, Shape, UnaryOp};
 use std::time::Instant;
@@ -8,6 +9,9 @@ fn main() {
     let n = 1 << 24;
     let client = Client::cpu();
     dispatch(&client);
+    if std::env::args().nth(1).as_deref() == Some("dispatch") {
+        return;
+    }
     dots(&client);
     let xs: Vec<f32> = (0..n).map(|i| ((i % 1000) as f32) / 500.0 - 1.0).collect();
     let input = client.buffer_from_literal(Literal::from_vec(&[n], xs));

@@ -54,6 +54,9 @@ struct CpuProgram {
     /// (`usize::MAX` for computation results), so buffers die as early as possible
     /// and a dying operand can be updated in place.
     last_use: Vec<Vec<Vec<usize>>>,
+    /// Per computation and instruction: where its results start in the flat value
+    /// list of a run (one allocation per run instead of one per instruction).
+    value_base: Vec<Vec<usize>>,
     param_reads: Vec<Vec<usize>>,
     pool: BufferPool,
     /// Time per step, when `OXLA_PROFILE=1`; printed when the program is dropped.
@@ -313,7 +316,26 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
     }
     let last_use = module.computations.iter().map(last_uses).collect();
     let param_reads = module.computations.iter().map(parameter_reads).collect();
+    let value_base = module
+        .computations
+        .iter()
+        .map(|c| {
+            let mut next = 0;
+            let mut base: Vec<usize> = c
+                .instrs
+                .iter()
+                .map(|i| {
+                    let b = next;
+                    next += i.shapes.len();
+                    b
+                })
+                .collect();
+            base.push(next);
+            base
+        })
+        .collect();
     Ok(CpuProgram {
+        value_base,
         module: Arc::new(module),
         steps,
         last_use,
@@ -588,43 +610,43 @@ impl CpuProgram {
         let comp = self.module.computation(id);
         let steps = &self.steps[id.0];
         let last_use = &self.last_use[id.0];
+        let base = &self.value_base[id.0];
         let mut args: Vec<Option<Arc<Literal>>> = args.into_iter().map(Some).collect();
-        let mut values: Vec<Vec<Option<Arc<Literal>>>> = Vec::with_capacity(comp.instrs.len());
+        let mut values: Vec<Option<Arc<Literal>>> = vec![None; base[comp.instrs.len()]];
         for (i, instr) in comp.instrs.iter().enumerate() {
+            if let Step::Param(index) = &steps[i] {
+                let arg = if self.param_reads[id.0][*index] == 1 {
+                    args[*index].take()
+                } else {
+                    args[*index].clone()
+                };
+                values[base[i]] =
+                    Some(arg.ok_or_else(|| format!("{}: parameter {index} is gone", comp.name))?);
+                continue;
+            }
             let mut operands: Vec<Arc<Literal>> = Vec::with_capacity(instr.operands.len());
             for (k, v) in instr.operands.iter().enumerate() {
                 let dies = last_use[v.instr][v.index] == i && !instr.operands[k + 1..].contains(v);
-                let slot = &mut values[v.instr][v.index];
+                let slot = &mut values[base[v.instr] + v.index];
                 let value = if dies { slot.take() } else { slot.clone() };
                 operands
                     .push(value.ok_or_else(|| format!("{} %{i}: operand {k} is gone", comp.name))?);
             }
-            let out = match &steps[i] {
-                Step::Param(index) => {
-                    let arg = if self.param_reads[id.0][*index] == 1 {
-                        args[*index].take()
-                    } else {
-                        args[*index].clone()
-                    };
-                    vec![arg.ok_or_else(|| format!("{}: parameter {index} is gone", comp.name))?]
-                }
-                step => {
-                    let t = self.profile.as_ref().map(|_| std::time::Instant::now());
-                    let out = self
-                        .run_step(step, instr, operands)
-                        .map_err(|e| format!("{} %{i} ({}): {e}", comp.name, instr.op.name()))?;
-                    if let (Some(p), Some(t)) = (&self.profile, t) {
-                        p.record(id, i, t.elapsed());
-                    }
-                    out
-                }
-            };
-            values.push(out.into_iter().map(Some).collect());
+            let t = self.profile.as_ref().map(|_| std::time::Instant::now());
+            let out = self
+                .run_step(&steps[i], instr, operands)
+                .map_err(|e| format!("{} %{i} ({}): {e}", comp.name, instr.op.name()))?;
+            if let (Some(p), Some(t)) = (&self.profile, t) {
+                p.record(id, i, t.elapsed());
+            }
+            for (slot, o) in values[base[i]..base[i + 1]].iter_mut().zip(out) {
+                *slot = Some(o);
+            }
         }
         comp.results
             .iter()
             .map(|v| {
-                values[v.instr][v.index]
+                values[base[v.instr] + v.index]
                     .clone()
                     .ok_or_else(|| format!("{}: result is gone", comp.name))
             })
