@@ -201,9 +201,13 @@ pub fn store(key: &str, kernel: &CachedKernel) {
     let path = entry_path(&dir, &full_key);
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
+        // Unique per process and write: threads storing the same kernel at once
+        // must not share a temporary file.
+        static WRITES: AtomicUsize = AtomicUsize::new(0);
         let tmp = dir.join(format!(
-            ".{}.{}.tmp",
+            ".{}.{}.{}.tmp",
             std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed),
             hash64(&full_key, 3)
         ));
         let mut f = std::fs::File::create(&tmp)?;
