@@ -56,6 +56,21 @@ impl Computation {
         &self.instrs[v.instr].shapes[v.index]
     }
 
+    /// How many times each instruction's results are read (by operands and the
+    /// computation's results).
+    pub fn use_counts(&self) -> Vec<usize> {
+        let mut uses = vec![0usize; self.instrs.len()];
+        for v in self
+            .instrs
+            .iter()
+            .flat_map(|i| &i.operands)
+            .chain(&self.results)
+        {
+            uses[v.instr] += 1;
+        }
+        uses
+    }
+
     pub fn result_shapes(&self) -> Vec<Shape> {
         self.results
             .iter()

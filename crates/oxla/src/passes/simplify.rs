@@ -67,15 +67,7 @@ const MAX_CHAIN: usize = 8;
 fn simplify_computation(comp: &Computation) -> Option<Computation> {
     let mut r = Rewriter::new(comp.instrs.len());
     let mut changed = false;
-    let mut uses = vec![0usize; comp.instrs.len()];
-    for v in comp
-        .instrs
-        .iter()
-        .flat_map(|i| &i.operands)
-        .chain(&comp.results)
-    {
-        uses[v.instr] += 1;
-    }
+    let uses = comp.use_counts();
     for instr in &comp.instrs {
         let mut op = instr.op.clone();
         let mut operands = r.map_all(&instr.operands);

@@ -116,10 +116,25 @@ impl DotPlan {
             return Literal::zeros(out.shape().clone());
         }
         match self.dtype {
-            DType::F32 => self.run_typed::<f32>(lhs, rhs, &mut out),
-            _ => self.run_typed::<f64>(lhs, rhs, &mut out),
+            DType::F32 => self.run_typed::<f32>(lhs, rhs, &mut out, false),
+            _ => self.run_typed::<f64>(lhs, rhs, &mut out, false),
         }
         out
+    }
+
+    /// Whether the dot contracts at least one element (an empty contraction is
+    /// zeros, which gemm does not write).
+    pub fn contracts(&self) -> bool {
+        self.k_lhs.size > 0
+    }
+
+    /// `acc + dot(lhs, rhs)`, accumulated into `acc`'s buffer by gemm.
+    pub fn accumulate(&self, lhs: &Arc<Literal>, rhs: &Arc<Literal>, mut acc: Literal) -> Literal {
+        match self.dtype {
+            DType::F32 => self.run_typed::<f32>(lhs, rhs, &mut acc, true),
+            _ => self.run_typed::<f64>(lhs, rhs, &mut acc, true),
+        }
+        acc
     }
 
     /// Whether gemm reads `side` slowly in its layout: a transposed rhs (its
@@ -183,11 +198,13 @@ impl DotPlan {
         (p, cols.size, 1, Some(cache))
     }
 
+    /// `accumulate`: gemm adds the product to `out` instead of overwriting it.
     fn run_typed<T: crate::NativeType + Default>(
         &self,
         lhs: &Arc<Literal>,
         rhs: &Arc<Literal>,
         out: &mut Literal,
+        accumulate: bool,
     ) {
         let (m, n, k) = (self.m.size, self.n.size, self.k_lhs.size);
         // The guards keep repacked copies alive (and unchanged) during the call.
@@ -214,7 +231,7 @@ impl DotPlan {
                     (rp as *const T, r_rs, r_cs),
                     op as *mut T,
                     (m, n, k),
-                    parallelism,
+                    (parallelism, accumulate),
                 )
             })
         };
@@ -233,7 +250,7 @@ impl DotPlan {
         (rp, r_rs, r_cs): (*const T, usize, usize),
         op: *mut T,
         (m, n, k): (usize, usize, usize),
-        parallelism: gemm::Parallelism,
+        (parallelism, accumulate): (gemm::Parallelism, bool),
     ) {
         let batches: usize = self.batch.iter().product();
         let bstrides = crate::strides_of(&self.batch);
@@ -253,7 +270,8 @@ impl DotPlan {
             // SAFETY: offsets and strides stay inside the operand buffers (or their
             // row-major copies): every (i, j, p) with i < m, j < n, p < k addresses
             // an element of the static shapes, and the output is m×n row-major per
-            // batch. gemm does not read the output (`read_dst` is false).
+            // batch. gemm reads the output only when accumulating, and every
+            // element of it is then initialized (the accumulator's values).
             unsafe {
                 gemm::gemm(
                     m,
@@ -262,14 +280,16 @@ impl DotPlan {
                     op.add(oo),
                     1,
                     n as isize,
-                    false,
+                    accumulate,
                     l,
                     l_cs as isize,
                     l_rs as isize,
                     r,
                     r_cs as isize,
                     r_rs as isize,
-                    T::default(),
+                    // dst = alpha·dst + beta·lhs·rhs; alpha only matters when
+                    // gemm reads dst.
+                    if accumulate { one::<T>() } else { T::default() },
                     one::<T>(),
                     false,
                     false,

@@ -30,6 +30,11 @@ enum Step {
         work: usize,
     },
     Dot(Box<dot::DotPlan>),
+    /// `acc + dot(lhs, rhs)` as one GEMM accumulating into `acc`'s buffer (in place
+    /// when `acc` dies here); operands `(acc, lhs, rhs)`.
+    DotAccumulate(Box<dot::DotPlan>),
+    /// A dot folded into the `DotAccumulate` that reads it: nothing to run.
+    Folded,
     /// dynamic_update_slice, in place when the operand dies here.
     UpdateSlice,
     While {
@@ -54,6 +59,9 @@ struct CpuProgram {
     /// (`usize::MAX` for computation results), so buffers die as early as possible
     /// and a dying operand can be updated in place.
     last_use: Vec<Vec<Vec<usize>>>,
+    /// Per computation and instruction: the values it reads (the instruction's
+    /// operands, except for folded dot-accumulates, which read the dot's operands).
+    operands: Vec<Vec<Vec<Value>>>,
     /// Per computation and instruction: where its results start in the flat value
     /// list of a run (one allocation per run instead of one per instruction).
     value_base: Vec<Vec<usize>>,
@@ -185,14 +193,14 @@ impl BufferPool {
 
 /// Per instruction and result: the last instruction reading it (`usize::MAX` for
 /// computation results).
-fn last_uses(comp: &Computation) -> Vec<Vec<usize>> {
+fn last_uses(comp: &Computation, operands: &[Vec<Value>]) -> Vec<Vec<usize>> {
     let mut last: Vec<Vec<usize>> = comp
         .instrs
         .iter()
         .map(|i| vec![0; i.shapes.len()])
         .collect();
-    for (i, instr) in comp.instrs.iter().enumerate() {
-        for v in &instr.operands {
+    for (i, ops) in operands.iter().enumerate() {
+        for v in ops {
             last[v.instr][v.index] = i;
         }
     }
@@ -314,7 +322,22 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
         }
         steps.push(list);
     }
-    let last_use = module.computations.iter().map(last_uses).collect();
+    let mut operands: Vec<Vec<Vec<Value>>> = module
+        .computations
+        .iter()
+        .map(|c| c.instrs.iter().map(|i| i.operands.clone()).collect())
+        .collect();
+    for (c, comp) in module.computations.iter().enumerate() {
+        if run[c] {
+            fold_dot_accumulates(&module, comp, &mut steps[c], &mut operands[c]);
+        }
+    }
+    let last_use = module
+        .computations
+        .iter()
+        .zip(&operands)
+        .map(|(c, ops)| last_uses(c, ops))
+        .collect();
     let param_reads = module.computations.iter().map(parameter_reads).collect();
     let value_base = module
         .computations
@@ -335,6 +358,7 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
         })
         .collect();
     Ok(CpuProgram {
+        operands,
         value_base,
         module: Arc::new(module),
         steps,
@@ -350,6 +374,77 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
             }),
         _code: Arc::new(kernels.code),
     })
+}
+
+/// Folds `add(acc, dot(a, b))` — a loop kernel that only adds, whose other operand
+/// is a dot read by nothing else — into one GEMM that accumulates into `acc`
+/// (gemm's `read_dst`): no separate add kernel and no dot output buffer. A scan's
+/// gradient accumulates its weight gradients this way every step. The add then runs
+/// inside the GEMM, with subnormals flushed like the rest of it.
+fn fold_dot_accumulates(
+    module: &Module,
+    comp: &Computation,
+    steps: &mut [Step],
+    operands: &mut [Vec<Value>],
+) {
+    let uses = comp.use_counts();
+    for f in 0..comp.instrs.len() {
+        let instr = &comp.instrs[f];
+        let Op::Fusion {
+            comp: fc,
+            kind: FusionKind::Loop,
+        } = instr.op
+        else {
+            continue;
+        };
+        let Some((x, y)) = plain_add(module.computation(fc)) else {
+            continue;
+        };
+        // Which operand is the dot (the other is the accumulator).
+        let (acc, d) = [(x, y), (y, x)]
+            .into_iter()
+            .map(|(a, d)| (instr.operands[a], instr.operands[d]))
+            .find(|(a, d)| {
+                a != d
+                    && uses[d.instr] == 1
+                    && matches!(comp.instrs[d.instr].op, Op::DotGeneral { .. })
+                    && matches!(&steps[d.instr], Step::Dot(p) if p.contracts())
+                    && comp.instrs[d.instr].shapes[0] == instr.shapes[0]
+            })
+            .map_or((None, None), |(a, d)| (Some(a), Some(d)));
+        let (Some(acc), Some(d)) = (acc, d) else {
+            continue;
+        };
+        let Step::Dot(plan) = std::mem::replace(&mut steps[d.instr], Step::Folded) else {
+            continue;
+        };
+        steps[f] = Step::DotAccumulate(plan);
+        let dot_operands = comp.instrs[d.instr].operands.clone();
+        operands[f] = vec![acc, dot_operands[0], dot_operands[1]];
+        operands[d.instr].clear();
+    }
+}
+
+/// The parameter indices `(x, y)` when a fused computation is exactly `x + y` over
+/// f32/f64 arrays of the result's shape.
+fn plain_add(comp: &Computation) -> Option<(usize, usize)> {
+    let [result] = comp.results[..] else {
+        return None;
+    };
+    let add = &comp.instrs[result.instr];
+    let out = &add.shapes[0];
+    if add.op != Op::Binary(BinaryOp::Add)
+        || comp.instrs.len() != 3
+        || !matches!(out.dtype, crate::DType::F32 | crate::DType::F64)
+    {
+        return None;
+    }
+    let param = |v: Value| match comp.instrs[v.instr].op {
+        Op::Parameter { index } if comp.params[index] == *out => Some(index),
+        _ => None,
+    };
+    let (x, y) = (param(add.operands[0])?, param(add.operands[1])?);
+    (x != y).then_some((x, y))
 }
 
 /// One kernel to generate.
@@ -624,9 +719,13 @@ impl CpuProgram {
                     Some(arg.ok_or_else(|| format!("{}: parameter {index} is gone", comp.name))?);
                 continue;
             }
-            let mut operands: Vec<Arc<Literal>> = Vec::with_capacity(instr.operands.len());
-            for (k, v) in instr.operands.iter().enumerate() {
-                let dies = last_use[v.instr][v.index] == i && !instr.operands[k + 1..].contains(v);
+            if let Step::Folded = &steps[i] {
+                continue;
+            }
+            let reads = &self.operands[id.0][i];
+            let mut operands: Vec<Arc<Literal>> = Vec::with_capacity(reads.len());
+            for (k, v) in reads.iter().enumerate() {
+                let dies = last_use[v.instr][v.index] == i && !reads[k + 1..].contains(v);
                 let slot = &mut values[base[v.instr] + v.index];
                 let value = if dies { slot.take() } else { slot.clone() };
                 operands
@@ -675,6 +774,20 @@ impl CpuProgram {
                 let out = self.pool.take(&instr.shapes[0]);
                 Ok(vec![self.pool.share(plan.run(&x[0], &x[1], out))])
             }
+            Step::DotAccumulate(plan) => {
+                let mut x = x.into_iter();
+                let (acc, lhs, rhs) = match (x.next(), x.next(), x.next()) {
+                    (Some(a), Some(l), Some(r)) => (a, l, r),
+                    _ => return Err("dot-accumulate needs (acc, lhs, rhs)".into()),
+                };
+                // In place when nobody else holds the accumulator.
+                let acc = self
+                    .pool
+                    .reclaim(acc)
+                    .unwrap_or_else(|shared| (*shared).clone());
+                Ok(vec![self.pool.share(plan.accumulate(&lhs, &rhs, acc))])
+            }
+            Step::Folded => Err("a folded dot does not run".into()),
             Step::UpdateSlice => {
                 let mut it = x.into_iter();
                 let operand = it.next().ok_or("missing operand")?;
@@ -779,5 +892,84 @@ impl CompiledProgram for CpuProgram {
             .run_computation(self.module.entry, args)
             .map_err(Error::Runtime)?;
         Ok(out.into_iter().map(|l| Buffer::from_shared(l, 0)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Builder, DType, Shape};
+
+    /// `acc + dot(a, b)` runs as one accumulating GEMM: the accumulator a parameter
+    /// (copied: the caller holds it) and computed in the program (dying there: in
+    /// place), a plain and a transposed rhs; results equal the interpreter's within
+    /// the dot's rounding.
+    #[test]
+    fn add_of_a_dot_becomes_one_accumulating_gemm() {
+        for (computed_acc, rhs_contracting) in [(false, 0), (true, 0), (true, 1)] {
+            let (m, k, n) = (7usize, 33usize, 19usize);
+            let mut b = Builder::new("acc");
+            let acc = b.parameter(Shape::new(DType::F32, [m, n]));
+            let x = b.parameter(Shape::new(DType::F32, [m, k]));
+            let w_dims = if rhs_contracting == 0 { [k, n] } else { [n, k] };
+            let w = b.parameter(Shape::new(DType::F32, w_dims));
+            let dot = |b: &mut Builder, l, r, rc: usize| {
+                let dims = DotDims {
+                    lhs_batch: vec![],
+                    rhs_batch: vec![],
+                    lhs_contracting: vec![1],
+                    rhs_contracting: vec![rc],
+                };
+                let op = Op::DotGeneral {
+                    dims,
+                    out_dtype: DType::F32,
+                };
+                b.add(op, &[l, r])
+            };
+            // A computed accumulator (another product, dying at the add): in place.
+            let acc = if computed_acc {
+                let v = b.parameter(Shape::new(DType::F32, [n, n]));
+                dot(&mut b, acc, v, 0)
+            } else {
+                acc
+            };
+            let d = dot(&mut b, x, w, rhs_contracting);
+            let y = b.binary(BinaryOp::Add, acc, d);
+            let module = b.finish(&[y]);
+            let program = compile(&module).unwrap();
+            let entry = &program.steps[program.module.entry.0];
+            assert!(
+                entry.iter().any(|s| matches!(s, Step::DotAccumulate(_)))
+                    && entry.iter().any(|s| matches!(s, Step::Folded)),
+                "the add and the dot are folded"
+            );
+            let lit = |dims: &[usize], seed: usize| {
+                let n: usize = dims.iter().product();
+                let v: Vec<f32> = (0..n)
+                    .map(|i| (((i + seed) * 7919) % 101) as f32 / 13.0 - 4.0)
+                    .collect();
+                Literal::from_vec(dims, v)
+            };
+            let mut args = vec![lit(&[m, n], 1), lit(&[m, k], 2), lit(&w_dims, 3)];
+            if computed_acc {
+                args.push(lit(&[n, n], 4));
+            }
+            let want = crate::backend::interp::evaluate(&module, &args).unwrap();
+            let bufs: Vec<Buffer> = args
+                .iter()
+                .map(|l| Buffer::from_literal(l.clone(), 0))
+                .collect();
+            let refs: Vec<&Buffer> = bufs.iter().collect();
+            let got = program.run(&refs).unwrap();
+            let (g, e) = (
+                got[0].literal().as_slice::<f32>().unwrap(),
+                want[0].as_slice::<f32>().unwrap(),
+            );
+            for (a, b) in g.iter().zip(e) {
+                assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{a} vs {b}");
+            }
+            // The caller's accumulator is untouched.
+            assert_eq!(bufs[0].literal(), &args[0]);
+        }
     }
 }
