@@ -78,30 +78,16 @@ fn dots_flush_subnormals_and_kernels_keep_them() {
         let sub = client.buffer_from_literal(Literal::from_vec(&[m, k], vec![1.0e-39f32; m * k]));
         let big = client.buffer_from_literal(Literal::from_vec(&[k, n], vec![1.0e30f32; k * n]));
         let got = exe.execute(&[&sub, &big]).unwrap();
-        assert!(got[0]
-            .literal()
-            .as_slice::<f32>()
-            .unwrap()
-            .iter()
-            .all(|&v| v == 0.0));
+        assert!(all_equal(&got[0], 0.0));
         let tiny = client.buffer_from_literal(Literal::from_vec(&[m, k], vec![1.0e-20f32; m * k]));
         let small = client.buffer_from_literal(Literal::from_vec(&[k, n], vec![1.0e-20f32; k * n]));
         let got = exe.execute(&[&tiny, &small]).unwrap();
-        assert!(got[0]
-            .literal()
-            .as_slice::<f32>()
-            .unwrap()
-            .iter()
-            .all(|&v| v == 0.0));
+        assert!(all_equal(&got[0], 0.0));
         // Normal products are unaffected.
         let one = client.buffer_from_literal(Literal::from_vec(&[m, k], vec![1.0f32; m * k]));
-        let got = exe.execute(&[&one, &one_like(&client, k, n)]).unwrap();
-        assert!(got[0]
-            .literal()
-            .as_slice::<f32>()
-            .unwrap()
-            .iter()
-            .all(|&v| v == k as f32));
+        let ones = client.buffer_from_literal(Literal::from_vec(&[k, n], vec![1.0f32; k * n]));
+        let got = exe.execute(&[&one, &ones]).unwrap();
+        assert!(all_equal(&got[0], k as f32));
     }
 }
 
@@ -121,8 +107,13 @@ fn matmul(b: &mut Builder, l: oxla::Value, r: oxla::Value, rhs_contracting: usiz
     b.add(op, &[l, r])
 }
 
-fn one_like(client: &Client, k: usize, n: usize) -> oxla::Buffer {
-    client.buffer_from_literal(Literal::from_vec(&[k, n], vec![1.0f32; k * n]))
+/// Whether every element of an f32 buffer equals `v`.
+fn all_equal(b: &oxla::Buffer, v: f32) -> bool {
+    b.literal()
+        .as_slice::<f32>()
+        .unwrap()
+        .iter()
+        .all(|&x| x == v)
 }
 
 /// Column reductions (over leading dims) run as a vectorized loop over contiguous

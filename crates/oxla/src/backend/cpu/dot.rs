@@ -47,9 +47,9 @@ pub struct DotPlan {
     n: Group,
     k_lhs: Group,
     k_rhs: Group,
-    /// Row-major copies of the lhs and rhs, for operands in a layout gemm reads
-    /// slowly that come back unchanged call after call (loop-invariant weights).
-    repacked: [Mutex<Repacked>; 2],
+    /// A row-major copy of a transposed rhs that comes back unchanged call after
+    /// call (a loop-invariant weight).
+    repacked: Mutex<Repacked>,
 }
 
 /// The operand a dot saw last, and its row-major copy once it came back.
@@ -60,13 +60,6 @@ struct Repacked {
     /// contents.
     source: Option<Arc<Literal>>,
     copy: Option<Literal>,
-}
-
-/// Which operand a repacked copy is of.
-#[derive(Clone, Copy)]
-enum Side {
-    Lhs = 0,
-    Rhs = 1,
 }
 
 impl DotPlan {
@@ -137,24 +130,13 @@ impl DotPlan {
         acc
     }
 
-    /// Whether gemm reads `side` slowly in its layout: a transposed rhs (its
-    /// output columns strided) costs it about twice the time of a row-major one
-    /// (measured on [32,256]·[256,256]ᵀ: 58 µs against 30 µs). Only unbatched dots
-    /// are repacked.
-    fn slow_layout(&self, side: Side) -> bool {
-        self.batch.is_empty()
-            && match side {
-                Side::Lhs => false,
-                Side::Rhs => self.n.stride != 1 && self.k_rhs.stride == 1,
-            }
-    }
-
-    /// The address and (row, column) strides gemm should read `side` with: the
-    /// operand itself, or its row-major copy when it is the same buffer as in the
-    /// last call and in a slow layout.
-    fn operand<T: crate::NativeType>(
+    /// The address and (row, column) strides gemm should read the rhs with: the
+    /// operand itself, or its row-major copy when it is transposed and the same
+    /// buffer as in the last call. gemm reads a transposed rhs (output columns
+    /// strided) about twice as slowly as a row-major one (measured on
+    /// [32,256]·[256,256]ᵀ: 58 µs against 30 µs). Only unbatched dots are repacked.
+    fn rhs_operand<T: crate::NativeType>(
         &self,
-        side: Side,
         x: &Arc<Literal>,
     ) -> (
         *const T,
@@ -162,22 +144,18 @@ impl DotPlan {
         usize,
         Option<std::sync::MutexGuard<'_, Repacked>>,
     ) {
-        let (rows, cols) = match side {
-            Side::Lhs => (self.m, self.k_lhs),
-            Side::Rhs => (self.k_rhs, self.n),
-        };
+        let (rows, cols) = (self.k_rhs, self.n);
         let plain = (
             x.data().as_ptr() as *const T,
             rows.stride,
             cols.stride,
             None,
         );
-        if !self.slow_layout(side) {
+        let transposed = self.n.stride != 1 && self.k_rhs.stride == 1;
+        if !self.batch.is_empty() || !transposed {
             return plain;
         }
-        let mut cache = self.repacked[side as usize]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.repacked.lock().unwrap_or_else(|e| e.into_inner());
         let same = cache.source.as_ref().is_some_and(|s| Arc::ptr_eq(s, x));
         if !same {
             // First sight: remember it; repack only if it comes back.
@@ -207,11 +185,11 @@ impl DotPlan {
         accumulate: bool,
     ) {
         let (m, n, k) = (self.m.size, self.n.size, self.k_lhs.size);
-        // The guards keep repacked copies alive (and unchanged) during the call.
-        let (lp, l_rs, l_cs, _lhs_guard) = self.operand::<T>(Side::Lhs, lhs);
-        let (rp, r_rs, r_cs, _rhs_guard) = self.operand::<T>(Side::Rhs, rhs);
+        let (l_rs, l_cs) = (self.m.stride, self.k_lhs.stride);
+        // The guard keeps a repacked copy alive (and unchanged) during the call.
+        let (rp, r_rs, r_cs, _rhs_guard) = self.rhs_operand::<T>(rhs);
         // Addresses, so that the work can move to a pool thread.
-        let (lp, rp) = (lp as usize, rp as usize);
+        let (lp, rp) = (lhs.data().as_ptr() as usize, rp as usize);
         let op = out.data_mut().as_mut_ptr() as usize;
         let flops = 2 * m * n * k;
         // Splitting pays off once one thread would take ~100 µs: below that, waking

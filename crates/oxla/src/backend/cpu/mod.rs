@@ -401,18 +401,16 @@ fn fold_dot_accumulates(
             continue;
         };
         // Which operand is the dot (the other is the accumulator).
-        let (acc, d) = [(x, y), (y, x)]
+        let found = [(x, y), (y, x)]
             .into_iter()
             .map(|(a, d)| (instr.operands[a], instr.operands[d]))
             .find(|(a, d)| {
                 a != d
                     && uses[d.instr] == 1
-                    && matches!(comp.instrs[d.instr].op, Op::DotGeneral { .. })
                     && matches!(&steps[d.instr], Step::Dot(p) if p.contracts())
                     && comp.instrs[d.instr].shapes[0] == instr.shapes[0]
-            })
-            .map_or((None, None), |(a, d)| (Some(a), Some(d)));
-        let (Some(acc), Some(d)) = (acc, d) else {
+            });
+        let Some((acc, d)) = found else {
             continue;
         };
         let Step::Dot(plan) = std::mem::replace(&mut steps[d.instr], Step::Folded) else {
