@@ -114,18 +114,49 @@ fn assert_close(what: &str, got: &Literal, want: &Literal, rel: f64, abs: f64) {
 }
 
 #[test]
-fn softmax_is_three_kernels() {
+fn softmax_is_one_row_kernel() {
     let x = array(&[64, 128], 1, 8.0);
     let lowered = jaxon::lower(|x: Array| nn::softmax(&x, -1), x.clone());
+    let m = check_kernels(&lowered, 1, 1);
+    // Per row: the max, then the sum of exp(x - max) (it needs the max, so the two
+    // cannot share one pass), then the normalization, recomputing the cheap exp
+    // instead of storing it; x is read from memory once.
+    let (kind, comp, operands) = &fusions(&m)[0];
+    assert_eq!(*kind, FusionKind::Row, "{m}");
+    assert_eq!(operands.len(), 1, "softmax reads only x:\n{m}");
+    let reduces = comp
+        .instrs
+        .iter()
+        .filter(|i| matches!(i.op, Op::Reduce { .. }))
+        .count();
+    assert_eq!(reduces, 2, "{m}");
+    let (got, want) = both(&lowered, &[&x]);
+    assert_close("softmax", &got[0], &want[0], 1e-5, 1e-12);
+}
+
+/// A row too short for the row kernel's lanes keeps the three-pass form.
+#[test]
+fn short_row_softmax_is_three_kernels() {
+    let x = array(&[64, 8], 1, 8.0);
+    let lowered = jaxon::lower(|x: Array| nn::softmax(&x, -1), x.clone());
     let m = check_kernels(&lowered, 3, 3);
-    // The max; the sum of exp(x - max) (the sum needs the max, so they cannot share
-    // one pass); the normalization, recomputing the cheap exp instead of storing it.
     let kinds: Vec<FusionKind> = fusions(&m).iter().map(|f| f.0).collect();
     assert_eq!(
         kinds,
         [FusionKind::Input, FusionKind::Input, FusionKind::Loop],
         "{m}"
     );
+    let (got, want) = both(&lowered, &[&x]);
+    assert_close("softmax", &got[0], &want[0], 1e-5, 1e-12);
+}
+
+/// Softmax over the leading axis reduces columns: no row kernel.
+#[test]
+fn column_softmax_is_not_a_row_kernel() {
+    let x = array(&[64, 128], 1, 8.0);
+    let lowered = jaxon::lower(|x: Array| nn::softmax(&x, 0), x.clone());
+    let m = check_kernels(&lowered, 3, 3);
+    assert!(fusions(&m).iter().all(|f| f.0 != FusionKind::Row), "{m}");
     let (got, want) = both(&lowered, &[&x]);
     assert_close("softmax", &got[0], &want[0], 1e-5, 1e-12);
 }
@@ -140,14 +171,15 @@ fn layernorm(args: (Array, Array, Array)) -> Array {
 }
 
 #[test]
-fn layernorm_is_three_kernels_or_fewer() {
+fn layernorm_is_one_row_kernel() {
     let args = (
         array(&[64, 128], 2, 3.0),
         array(&[128], 3, 1.0),
         array(&[128], 4, 1.0),
     );
     let lowered = jaxon::lower(layernorm, args.clone());
-    check_kernels(&lowered, 3, 3);
+    let m = check_kernels(&lowered, 1, 1);
+    assert_eq!(fusions(&m)[0].0, FusionKind::Row, "{m}");
     let (got, want) = both(&lowered, &[&args.0, &args.1, &args.2]);
     assert_close("layernorm", &got[0], &want[0], 1e-5, 1e-5);
 }

@@ -7,14 +7,15 @@ mod common;
 use oxla::backend::cpu::kernel_cache;
 use oxla::{BinaryOp, Builder, Client, DType, Literal, Module, Shape, UnaryOp};
 
-/// Softmax rows (a reduction kernel and loop kernels) plus a large elementwise
-/// chain (a kernel at the default code-generation level).
+/// Softmax rows (a row kernel) plus a large elementwise chain over the transpose
+/// (a loop kernel of its own, at the default code-generation level).
 fn program(rows: usize, cols: usize) -> Module {
     let mut b = Builder::new("cached");
     let x = b.parameter(Shape::new(DType::F32, [rows, cols]));
     let soft = common::softmax_rows(&mut b, x, rows, cols);
-    let t = b.unary(UnaryOp::Tanh, x);
-    let big = b.binary(BinaryOp::Mul, t, x);
+    let xt = b.transpose(x, &[1, 0]);
+    let t = b.unary(UnaryOp::Tanh, xt);
+    let big = b.binary(BinaryOp::Mul, t, xt);
     b.finish(&[soft, big])
 }
 

@@ -18,7 +18,9 @@ use inkwell::context::Context;
 use inkwell::intrinsics::Intrinsic;
 use inkwell::module::Module as LlvmModule;
 use inkwell::types::{BasicType, BasicTypeEnum, FloatType, IntType};
-use inkwell::values::{BasicValueEnum, FloatValue, FunctionValue, IntValue, PointerValue};
+use inkwell::values::{
+    BasicValue, BasicValueEnum, FloatValue, FunctionValue, IntValue, PointerValue, VectorValue,
+};
 use inkwell::{FloatPredicate, IntPredicate};
 use std::collections::HashMap;
 
@@ -53,6 +55,8 @@ pub struct Elemental<'a, 'ctx> {
     pub builder: &'a Builder<'ctx>,
     pub hlo: &'a Module,
     memo: HashMap<(usize, usize, usize, usize), BasicValueEnum<'ctx>>,
+    /// Values fixed for the rest of the emission, whatever the index (see `pin`).
+    pinned: HashMap<(usize, usize, usize), BasicValueEnum<'ctx>>,
     next_id: usize,
 }
 
@@ -69,8 +73,22 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             builder,
             hlo,
             memo: HashMap::new(),
+            pinned: HashMap::new(),
             next_id: 0,
         }
+    }
+
+    /// Makes `v` of `comp` evaluate to `x` at every index until [`Self::unpin_all`]:
+    /// a row kernel pins a reduction's result for the row it is in, and reads it
+    /// only at that row.
+    pub fn pin(&mut self, comp: &Computation, v: Value, x: BasicValueEnum<'ctx>) {
+        let key = (comp as *const Computation as usize, v.instr, v.index);
+        self.pinned.insert(key, x);
+    }
+
+    /// Forgets every pinned value.
+    pub fn unpin_all(&mut self) {
+        self.pinned.clear();
     }
 
     /// Forgets memoized values (call when leaving the block they were made in).
@@ -472,6 +490,9 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             idx.id,
         );
         if let Some(&x) = self.memo.get(&key) {
+            return Ok(x);
+        }
+        if let Some(&x) = self.pinned.get(&(key.0, key.1, key.2)) {
             return Ok(x);
         }
         let out = self.compute(comp, params, v, idx)?;
@@ -1018,6 +1039,53 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
     }
 
     /// NaN-propagating max/min with max(-0, +0) = +0 and min(-0, +0) = -0.
+    /// `op(x, y)` lane by lane on float vectors: the reduction combiners Add, Mul,
+    /// Max and Min, with the same semantics as [`Self::binary`] per lane.
+    pub fn float_vector_combine(
+        &self,
+        op: BinaryOp,
+        x: VectorValue<'ctx>,
+        y: VectorValue<'ctx>,
+    ) -> R<VectorValue<'ctx>> {
+        let b = self.builder;
+        Ok(match op {
+            BinaryOp::Add => bld(b.build_float_add(x, y, "vadd"))?,
+            BinaryOp::Mul => bld(b.build_float_mul(x, y, "vmul"))?,
+            BinaryOp::Max | BinaryOp::Min => {
+                let name = if op == BinaryOp::Max {
+                    "llvm.maximum"
+                } else {
+                    "llvm.minimum"
+                };
+                self.call_intrinsic(name, &[x.into(), y.into()])?
+                    .into_vector_value()
+            }
+            _ => return Err(format!("{op:?} is not a vector reduction combiner")),
+        })
+    }
+
+    /// Loads `lanes` consecutive elements of a float buffer of dtype `d` (f32 or
+    /// f64, whose storage is the compute type) starting at element `linear`.
+    pub fn load_float_vector(
+        &self,
+        ptr: PointerValue<'ctx>,
+        d: DType,
+        linear: IntValue<'ctx>,
+        lanes: u32,
+    ) -> R<VectorValue<'ctx>> {
+        let st = self.storage_type(d);
+        let vt = st.into_float_type().vec_type(lanes);
+        // SAFETY: the caller reads only elements inside the buffer's static shape.
+        let p = unsafe { bld(self.builder.build_in_bounds_gep(st, ptr, &[linear], "vp"))? };
+        let v = bld(self.builder.build_load(vt, p, "vv"))?;
+        // Buffers are aligned only to their element.
+        v.as_instruction_value()
+            .expect("a load is an instruction")
+            .set_alignment(d.size_bytes() as u32)
+            .map_err(|e| format!("llvm: {e}"))?;
+        Ok(v.into_vector_value())
+    }
+
     fn float_max_min(
         &self,
         max: bool,

@@ -308,6 +308,11 @@ pub enum FusionKind {
     /// Reductions (possibly several siblings, multi-output) over the same dims, with
     /// their elementwise producers fused into the reads of the reduced operands.
     Input,
+    /// Row reductions over the trailing dims and the elementwise consumers of their
+    /// results, computed row by row: each row's reductions, one pass after another,
+    /// then its elementwise outputs, while the row is still in cache (softmax,
+    /// layernorm).
+    Row,
 }
 
 impl FusionKind {
@@ -315,6 +320,7 @@ impl FusionKind {
         match self {
             FusionKind::Loop => "kLoop",
             FusionKind::Input => "kInput",
+            FusionKind::Row => "kRow",
         }
     }
 }

@@ -9,7 +9,9 @@ use crate::codegen::elemental::{Elemental, Idx, ParamSource, R};
 use crate::hlo::ir::*;
 use crate::DType;
 use inkwell::basic_block::BasicBlock;
-use inkwell::values::{BasicValueEnum, FunctionValue, IntValue, PhiValue, PointerValue};
+use inkwell::values::{
+    BasicValueEnum, FunctionValue, IntValue, PhiValue, PointerValue, VectorValue,
+};
 use inkwell::IntPredicate;
 
 fn bld<T>(r: Result<T, inkwell::builder::BuilderError>) -> R<T> {
@@ -348,6 +350,90 @@ pub fn emit_reduce_kernel(
     })
 }
 
+/// Emits a row kernel (`FusionKind::Row`): for each row in `[start, end)`, the
+/// reductions stage by stage (a reduce comes after every reduce its operand reads),
+/// each stage one pass over the row; then the elementwise results over the row.
+/// Reduce results are read only at their own row (the fusion pass checks), so each
+/// is pinned to its total for the rest of the row.
+pub fn emit_row_kernel(
+    el: &mut Elemental<'_, '_>,
+    name: &str,
+    comp: &Computation,
+) -> R<KernelInfo> {
+    let nparams = comp.params.len();
+    let (f, start, end, ptrs) = prologue(el, name, nparams + comp.results.len())?;
+    let params: Vec<ParamSource> = ptrs[..nparams]
+        .iter()
+        .map(|&p| ParamSource::Buffer(p))
+        .collect();
+    let outs = &ptrs[nparams..];
+    // Stage of each instruction: how many reduces deep its value is.
+    let mut stage = vec![0usize; comp.instrs.len()];
+    let mut stages: Vec<Vec<usize>> = Vec::new();
+    for (i, instr) in comp.instrs.iter().enumerate() {
+        let deepest = instr.operands.iter().map(|v| stage[v.instr]).max();
+        stage[i] = deepest.unwrap_or(0);
+        if matches!(instr.op, Op::Reduce { .. }) {
+            stage[i] += 1;
+            if stages.len() < stage[i] {
+                stages.resize(stage[i], Vec::new());
+            }
+            stages[stage[i] - 1].push(i);
+        }
+    }
+    let first = stages
+        .first()
+        .and_then(|s| s.first())
+        .map(|&i| &comp.instrs[i])
+        .ok_or("row kernel without a reduce")?;
+    let Op::Reduce { dims: red_dims, .. } = &first.op else {
+        return Err("row kernel without a reduce".into());
+    };
+    let in_dims = comp.shape(first.operands[0]).dims.clone();
+    let kept = in_dims.len() - red_dims.len();
+    let (out_dims, red_sizes) = (&in_dims[..kept], &in_dims[kept..]);
+    let count: usize = red_sizes.iter().product();
+    let rows: usize = out_dims.iter().product();
+    let outer = begin_loop(el, f, start, end, &[])?;
+    let row = Row::new(el, out_dims, count, outer.index)?;
+    let mut totals: Vec<Option<BasicValueEnum>> = vec![None; comp.instrs.len()];
+    for group in &stages {
+        let plan = row_reduction(el.hlo, comp, group, &in_dims, red_dims)
+            .ok_or("row kernel reduce without a row plan")?;
+        let sums = emit_row_fold(el, f, comp, group, &params, &plan, &row, red_sizes)?;
+        for (&r, x) in group.iter().zip(sums) {
+            el.pin(comp, Value { instr: r, index: 0 }, x);
+            totals[r] = Some(x);
+        }
+    }
+    let mut elementwise = Vec::new();
+    for (k, r) in comp.results.iter().enumerate() {
+        let d = comp.shape(*r).dtype;
+        match totals[r.instr] {
+            Some(x) => el.store(outs[k], d, outer.index, x)?,
+            None => elementwise.push((k, *r, d)),
+        }
+    }
+    if !elementwise.is_empty() {
+        let cols = begin_loop(el, f, el.c64(0), el.c64(count as i64), &[])?;
+        let idx = row.element(el, red_sizes, cols.index)?;
+        for &(k, r, d) in &elementwise {
+            let x = el.value(comp, &params, r, &idx)?;
+            el.store(outs[k], d, idx.linear, x)?;
+        }
+        end_loop(el, &cols, el.c64(1), &[])?;
+        el.clear_memo();
+    }
+    el.unpin_all();
+    end_loop(el, &outer, el.c64(1), &[])?;
+    el.clear_memo();
+    bld(el.builder.build_return(None))?;
+    Ok(KernelInfo {
+        elements: rows,
+        work_per_element: count.max(1) * comp.instrs.len(),
+    })
+}
+
 /// For a reduction over leading dims (a column reduction: the kept dims are
 /// trailing, so the outputs of one reduced position are contiguous): the output
 /// each accumulator is stored in, in accumulator order, when every accumulator has
@@ -457,6 +543,8 @@ fn emit_column_reduction<'ctx>(
 /// at the end, a deterministic order that the SLP vectorizer turns into SIMD.
 /// Elements per tile in row reductions (a multiple of every lane count).
 const TILE: usize = 256;
+/// Vector accumulators per reduce in a row fold.
+const ROW_VECTORS: usize = 4;
 
 struct RowPlan {
     lanes: usize,
@@ -507,7 +595,7 @@ fn row_reduction(
         };
         ops.push((op, identity));
     }
-    (count >= 2 * lanes).then_some(RowPlan { lanes, ops })
+    (count >= lanes * ROW_VECTORS).then_some(RowPlan { lanes, ops })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -523,45 +611,134 @@ fn emit_row_reduction<'ctx>(
     (out_dims, red_sizes): (&[usize], &[usize]),
 ) -> R<()> {
     let count: usize = red_sizes.iter().product();
-    let lanes = plan.lanes;
-    let main = (count / lanes * lanes) as i64;
     let outer = begin_loop(el, f, start, end, &[])?;
-    let out_idx = el.idx_from_linear(out_dims, outer.index)?;
-    let row_base = bld(el
-        .builder
-        .build_int_nuw_mul(outer.index, el.c64(count as i64), "rb"))?;
-    // Lane 0 starts from the init value, the others from the identity.
-    let mut inits = Vec::new();
-    for (n, &r) in reduces.iter().enumerate() {
-        let instr = &comp.instrs[r];
-        let s = el.scalar_idx();
-        let init = el.value(comp, params, instr.operands[1], &s)?;
-        let ty = init.get_type().into_float_type();
-        inits.push(init);
-        for _ in 1..lanes {
-            inits.push(ty.const_float(plan.ops[n].1).into());
-        }
+    let row = Row::new(el, out_dims, count, outer.index)?;
+    let totals = emit_row_fold(el, f, comp, reduces, params, plan, &row, red_sizes)?;
+    for (k, r) in comp.results.iter().enumerate() {
+        let n = reduces
+            .iter()
+            .position(|&x| x == r.instr)
+            .expect("reduce root");
+        let d = comp.shape(*r).dtype;
+        el.store(outs[k], d, outer.index, totals[n])?;
     }
-    let element = |el: &mut Elemental<'_, 'ctx>, pos: IntValue<'ctx>| -> R<Idx<'ctx>> {
+    end_loop(el, &outer, el.c64(1), &[])?;
+    el.clear_memo();
+    bld(el.builder.build_return(None))?;
+    Ok(())
+}
+
+/// One row of a row reduction: its index among the rows (the kept dims) and the
+/// linear position of its first element.
+struct Row<'ctx> {
+    index: Idx<'ctx>,
+    base: IntValue<'ctx>,
+}
+
+impl<'ctx> Row<'ctx> {
+    fn new(
+        el: &mut Elemental<'_, 'ctx>,
+        out_dims: &[usize],
+        count: usize,
+        linear: IntValue<'ctx>,
+    ) -> R<Row<'ctx>> {
+        let index = el.idx_from_linear(out_dims, linear)?;
+        let base = bld(el
+            .builder
+            .build_int_nuw_mul(linear, el.c64(count as i64), "rb"))?;
+        Ok(Row { index, base })
+    }
+
+    /// The index of element `pos` of the row in the reduced operand.
+    fn element(
+        &self,
+        el: &mut Elemental<'_, 'ctx>,
+        red_sizes: &[usize],
+        pos: IntValue<'ctx>,
+    ) -> R<Idx<'ctx>> {
         let red = el.idx_from_linear(red_sizes, pos)?;
-        let mut multi = out_idx.multi.clone();
+        let mut multi = self.index.multi.clone();
         multi.extend(red.multi);
-        let linear = bld(el.builder.build_int_nuw_add(row_base, pos, "el"))?;
+        let linear = bld(el.builder.build_int_nuw_add(self.base, pos, "el"))?;
         Ok(Idx {
             id: el.fresh_id(),
             multi,
             linear,
         })
+    }
+}
+
+/// Folds one row of every reduce in `reduces` (all of the plan's shape) in one pass
+/// over the row; returns each reduce's total.
+#[allow(clippy::too_many_arguments)]
+fn emit_row_fold<'ctx>(
+    el: &mut Elemental<'_, 'ctx>,
+    f: FunctionValue<'ctx>,
+    comp: &Computation,
+    reduces: &[usize],
+    params: &[ParamSource<'ctx>],
+    plan: &RowPlan,
+    row: &Row<'ctx>,
+    red_sizes: &[usize],
+) -> R<Vec<BasicValueEnum<'ctx>>> {
+    let count: usize = red_sizes.iter().product();
+    let lanes = plan.lanes;
+    let width = lanes * ROW_VECTORS;
+    let main = (count / width * width) as i64;
+    let row_base = row.base;
+    // ROW_VECTORS vector accumulators per reduce (independent chains, so the
+    // combiner's latency overlaps): lane j of the `width` lanes folds elements
+    // j, j + width, ... Lane 0 starts from the init value, the others from the
+    // identity.
+    let mut inits: Vec<BasicValueEnum> = Vec::new();
+    for (n, &r) in reduces.iter().enumerate() {
+        let instr = &comp.instrs[r];
+        let s = el.scalar_idx();
+        let init = el.value(comp, params, instr.operands[1], &s)?;
+        let ty = init.get_type().into_float_type();
+        let identity = ty.const_float(plan.ops[n].1);
+        let splat = inkwell::types::VectorType::const_vector(&vec![identity; lanes]);
+        let v = bld(el
+            .builder
+            .build_insert_element(splat, init, el.c64(0), "init"))?;
+        inits.push(v.into());
+        inits.extend(std::iter::repeat_n(
+            BasicValueEnum::from(splat),
+            ROW_VECTORS - 1,
+        ));
+    }
+    let element = |el: &mut Elemental<'_, 'ctx>, pos: IntValue<'ctx>| -> R<Idx<'ctx>> {
+        row.element(el, red_sizes, pos)
     };
+    let combine = |el: &Elemental<'_, 'ctx>,
+                   n: usize,
+                   acc: BasicValueEnum<'ctx>,
+                   x: VectorValue<'ctx>|
+     -> R<BasicValueEnum<'ctx>> {
+        Ok(el
+            .float_vector_combine(plan.ops[n].0, acc.into_vector_value(), x)?
+            .into())
+    };
+    // A reduce whose operand is a parameter reads it straight from its buffer.
+    let direct: Vec<Option<PointerValue<'ctx>>> = reduces
+        .iter()
+        .map(|&r| {
+            let operand = comp.instrs[r].operands[0];
+            match comp.instrs[operand.instr].op {
+                Op::Parameter { index } => match params[index] {
+                    ParamSource::Buffer(p) => Some(p),
+                    _ => None,
+                },
+                _ => None,
+            }
+        })
+        .collect();
     // Bulk: tiles of TILE elements are first computed into stack buffers by a plain
     // elementwise loop (which the loop vectorizer handles whatever the producers
     // are), then folded into the lanes; the order per lane is the same as below.
     // Operands read straight from a buffer need no tile (LLVM would turn the fill
     // into a memcpy); the lanes below fold them directly, in the same order.
-    let plain = reduces.iter().all(|&r| {
-        let operand = comp.instrs[r].operands[0];
-        matches!(comp.instrs[operand.instr].op, Op::Parameter { .. })
-    });
+    let plain = direct.iter().all(Option::is_some);
     let tiles_end = if plain {
         0
     } else {
@@ -597,16 +774,17 @@ fn emit_row_reduction<'ctx>(
     let fold = begin_loop(el, f, el.c64(0), el.c64(TILE as i64), &tile_accs)?;
     let mut next = Vec::new();
     for (n, (buf, d)) in tile_bufs.iter().enumerate() {
-        for j in 0..lanes {
-            let at = bld(el
-                .builder
-                .build_int_nuw_add(fold.index, el.c64(j as i64), "at"))?;
-            let x = el.load(*buf, *d, at)?;
-            let acc = fold.carried[n * lanes + j].as_basic_value();
-            next.push(el.binary(plan.ops[n].0, *d, acc, x)?);
+        for v in 0..ROW_VECTORS {
+            let at =
+                bld(el
+                    .builder
+                    .build_int_nuw_add(fold.index, el.c64((v * lanes) as i64), "at"))?;
+            let x = el.load_float_vector(*buf, *d, at, lanes as u32)?;
+            let acc = fold.carried[n * ROW_VECTORS + v].as_basic_value();
+            next.push(combine(el, n, acc, x)?);
         }
     }
-    end_loop(el, &fold, el.c64(lanes as i64), &next)?;
+    end_loop(el, &fold, el.c64(width as i64), &next)?;
     let folded: Vec<BasicValueEnum> = fold.carried.iter().map(|p| p.as_basic_value()).collect();
     end_loop(el, &tiles, el.c64(TILE as i64), &folded)?;
     let after_tiles: Vec<BasicValueEnum> =
@@ -617,25 +795,55 @@ fn emit_row_reduction<'ctx>(
     for (n, &r) in reduces.iter().enumerate() {
         let operand = comp.instrs[r].operands[0];
         let d = comp.shape(operand).dtype;
-        for j in 0..lanes {
-            let pos = bld(el
-                .builder
-                .build_int_nuw_add(body.index, el.c64(j as i64), "pos"))?;
-            let idx = element(el, pos)?;
-            let x = el.value(comp, params, operand, &idx)?;
-            let acc = body.carried[n * lanes + j].as_basic_value();
-            next.push(el.binary(plan.ops[n].0, d, acc, x)?);
+        for v in 0..ROW_VECTORS {
+            let first =
+                bld(el
+                    .builder
+                    .build_int_nuw_add(body.index, el.c64((v * lanes) as i64), "first"))?;
+            let x = match direct[n] {
+                Some(p) => {
+                    let at = bld(el.builder.build_int_nuw_add(row_base, first, "at"))?;
+                    el.load_float_vector(p, d, at, lanes as u32)?
+                }
+                None => {
+                    // The few elements past the last whole tile, lane by lane.
+                    let ty = el.storage_type(d).into_float_type().vec_type(lanes as u32);
+                    let mut x = ty.get_undef();
+                    for j in 0..lanes {
+                        let pos =
+                            bld(el.builder.build_int_nuw_add(first, el.c64(j as i64), "pos"))?;
+                        let idx = element(el, pos)?;
+                        let e = el.value(comp, params, operand, &idx)?;
+                        x = bld(el
+                            .builder
+                            .build_insert_element(x, e, el.c64(j as i64), "lane"))?;
+                    }
+                    x
+                }
+            };
+            let acc = body.carried[n * ROW_VECTORS + v].as_basic_value();
+            next.push(combine(el, n, acc, x)?);
         }
     }
-    end_loop(el, &body, el.c64(lanes as i64), &next)?;
+    end_loop(el, &body, el.c64(width as i64), &next)?;
     el.clear_memo();
     // Fixed-shape tree over the lanes, then the remainder in order.
     let mut totals = Vec::new();
     for (n, &r) in reduces.iter().enumerate() {
         let d = comp.shape(comp.instrs[r].operands[0]).dtype;
-        let mut level: Vec<BasicValueEnum> = (0..lanes)
-            .map(|j| body.carried[n * lanes + j].as_basic_value())
-            .collect();
+        let mut level: Vec<BasicValueEnum> = Vec::with_capacity(width);
+        for v in 0..ROW_VECTORS {
+            let acc = body.carried[n * ROW_VECTORS + v]
+                .as_basic_value()
+                .into_vector_value();
+            for j in 0..lanes {
+                level.push(bld(el.builder.build_extract_element(
+                    acc,
+                    el.c64(j as i64),
+                    "lane",
+                ))?);
+            }
+        }
         while level.len() > 1 {
             let mut up = Vec::with_capacity(level.len() / 2);
             for pair in level.chunks(2) {
@@ -656,16 +864,5 @@ fn emit_row_reduction<'ctx>(
     }
     end_loop(el, &tail, el.c64(1), &next)?;
     el.clear_memo();
-    for (k, r) in comp.results.iter().enumerate() {
-        let n = reduces
-            .iter()
-            .position(|&x| x == r.instr)
-            .expect("reduce root");
-        let d = comp.shape(*r).dtype;
-        el.store(outs[k], d, outer.index, tail.carried[n].as_basic_value())?;
-    }
-    end_loop(el, &outer, el.c64(1), &[])?;
-    el.clear_memo();
-    bld(el.builder.build_return(None))?;
-    Ok(())
+    Ok(tail.carried.iter().map(|p| p.as_basic_value()).collect())
 }

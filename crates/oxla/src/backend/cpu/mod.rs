@@ -268,8 +268,9 @@ fn kernel_extent(comp: &Computation) -> usize {
 pub fn optimized_module(module: &Module) -> Result<Module, Error> {
     let mut module = module.clone();
     crate::passes::optimize(&mut module)?;
-    crate::passes::fusion::fuse_module(&mut module)?;
-    crate::hlo::verify::verify_module(&module).map_err(Error::InvalidModule)?;
+    crate::passes::Pipeline::new()
+        .add(crate::passes::fusion::Fusion)
+        .run(&mut module)?;
     Ok(module)
 }
 
@@ -644,6 +645,7 @@ fn compile_batch(
             let info = match job.kind {
                 FusionKind::Loop => kernel::emit_loop_kernel(&mut el, &job.symbol, comp),
                 FusionKind::Input => kernel::emit_reduce_kernel(&mut el, &job.symbol, comp),
+                FusionKind::Row => kernel::emit_row_kernel(&mut el, &job.symbol, comp),
             }
             .map_err(|e| format!("kernel {}: {e}", job.symbol))?;
             infos.push(info);

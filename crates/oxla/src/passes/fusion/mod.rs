@@ -21,6 +21,8 @@
 //! Region computations of reduce/scatter/sort/reduce_window (scalar combiners) are
 //! left alone; control-flow bodies are fused like the entry computation.
 
+mod row;
+
 use crate::hlo::ir::*;
 use crate::Error;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -51,13 +53,8 @@ pub fn is_fusible(comp: &Computation, instr: &Instr) -> bool {
         Op::BitcastConvert { dtype } => {
             comp.shape(instr.operands[0]).dtype.size_bytes() == dtype.size_bytes()
         }
-        Op::Unary(_)
-        | Op::Binary(_)
-        | Op::Compare { .. }
-        | Op::Select
-        | Op::Clamp
-        | Op::Convert { .. }
-        | Op::BroadcastInDim { .. }
+        op if is_elementwise(op) => true,
+        Op::BroadcastInDim { .. }
         | Op::Reshape { .. }
         | Op::Transpose { .. }
         | Op::Reverse { .. }
@@ -65,10 +62,24 @@ pub fn is_fusible(comp: &Computation, instr: &Instr) -> bool {
         | Op::Iota { .. }
         | Op::Pad { .. }
         | Op::Concatenate { .. }
-        | Op::DynamicSlice { .. }
-        | Op::ReducePrecision { .. } => true,
+        | Op::DynamicSlice { .. } => true,
         _ => false,
     }
+}
+
+/// Whether an op reads its operands at its own index (same dims, or scalars).
+fn is_elementwise(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Compare { .. }
+            | Op::Select
+            | Op::Clamp
+            | Op::Convert { .. }
+            | Op::BitcastConvert { .. }
+            | Op::ReducePrecision { .. }
+    )
 }
 
 /// Whether every element of a constant is the same (a kernel computes it as an
@@ -93,6 +104,18 @@ struct Kernel {
     kind: FusionKind,
     /// Instructions whose results are the kernel's outputs, ascending.
     roots: Vec<usize>,
+}
+
+/// Fusion as a pipeline pass (so that `OXLA_DUMP` shows the fused module).
+pub struct Fusion;
+
+impl super::Pass for Fusion {
+    fn name(&self) -> &'static str {
+        "fusion"
+    }
+    fn run(&self, module: &mut Module) -> Result<bool, Error> {
+        fuse_module(module)
+    }
 }
 
 /// Fuses every computation of `module` that is not a scalar combiner region.
@@ -215,7 +238,7 @@ fn users_of(comp: &Computation) -> Vec<Vec<usize>> {
     users
 }
 
-fn plan(comp: &Computation) -> Plan {
+fn plan(module: &Module, comp: &Computation) -> Plan {
     let n = comp.instrs.len();
     let users = users_of(comp);
     let is_result: Vec<bool> = (0..n)
@@ -268,6 +291,7 @@ fn plan(comp: &Computation) -> Plan {
         dead,
     };
     merge_kernels(comp, &mut plan);
+    row::merge_row_kernels(module, comp, &mut plan);
     plan
 }
 
@@ -429,7 +453,7 @@ fn unit_graph(comp: &Computation, plan: &Plan) -> Units {
 /// Rebuilds `comp` with fusion instructions; returns it and the ids of the fused
 /// computations appended to `module`.
 fn fuse_computation(comp: &Computation, module: &mut Module) -> (Computation, Vec<CompId>) {
-    let plan = plan(comp);
+    let plan = plan(module, comp);
     let live_kernels: Vec<usize> = (0..plan.kernels.len())
         .filter(|&k| !plan.kernels[k].roots.is_empty())
         .collect();
