@@ -428,12 +428,16 @@ pub struct Measurement {
     pub iters: usize,
 }
 
-/// Times `w` after one warm-up call until `budget` seconds have passed (at least
+/// Times `w` after one warm-up call (and its background compiles) until `budget`
+/// seconds have passed (at least
 /// `min_samples` samples). Fast calls are timed in batches so that a sample lasts
 /// about a millisecond; fresh (compile) workloads one call per sample. Same rule as
 /// `measure` in jax_workloads.py.
 pub fn measure(w: &mut Workload, budget: f64, min_samples: usize) -> Measurement {
     (w.run)();
+    // Steady state means second-tier kernels; and a compile workload's samples
+    // must not overlap the previous sample's background compile.
+    oxla::backend::cpu::wait_for_background_compiles();
     let mut inner = 1;
     if !w.fresh {
         let t = Instant::now();
@@ -449,6 +453,9 @@ pub fn measure(w: &mut Workload, budget: f64, min_samples: usize) -> Measurement
             (w.run)();
         }
         samples.push(t.elapsed().as_secs_f64() / inner as f64);
+        if w.fresh {
+            oxla::backend::cpu::wait_for_background_compiles();
+        }
         let done = samples.len() >= min_samples && start.elapsed().as_secs_f64() >= budget;
         if done || samples.len() >= 10_000 {
             break;

@@ -1099,7 +1099,9 @@ impl Gen {
 
 // ---- running and comparing ---------------------------------------------------------
 
-/// Runs `module` on the CPU backend.
+/// Runs `module` on the CPU backend twice: once as compiled (first-tier kernels
+/// unless the kernel cache had them), then after the background compiles (second
+/// tier); both runs must give the same bits. Returns the second run's results.
 pub fn run_cpu(module: &Module, inputs: &[Literal]) -> Result<Vec<Literal>, String> {
     let client = Client::cpu();
     let exe = client
@@ -1110,8 +1112,19 @@ pub fn run_cpu(module: &Module, inputs: &[Literal]) -> Result<Vec<Literal>, Stri
         .map(|l| client.buffer_from_literal(l.clone()))
         .collect();
     let refs: Vec<_> = bufs.iter().collect();
-    let out = exe.execute(&refs).map_err(|e| format!("execute: {e}"))?;
-    Ok(out.iter().map(|b| b.to_literal()).collect())
+    let run = || -> Result<Vec<Literal>, String> {
+        let out = exe.execute(&refs).map_err(|e| format!("execute: {e}"))?;
+        Ok(out.iter().map(|b| b.to_literal()).collect())
+    };
+    let first = run()?;
+    oxla::backend::cpu::wait_for_background_compiles();
+    let second = run()?;
+    for (k, (a, b)) in first.iter().zip(&second).enumerate() {
+        if a.data().to_bytes() != b.data().to_bytes() {
+            return Err(format!("result {k}: the two kernel tiers differ"));
+        }
+    }
+    Ok(second)
 }
 
 /// Signed key of a float's bits whose order is the IEEE total order, so that the

@@ -91,6 +91,11 @@ pub const LEAN_PASSES: &str = "function(sroa,early-cse,instcombine<no-verify-fix
      loop-vectorize<interleave-forced-only>,loop-mssa(licm),\
      instcombine<no-verify-fixpoint>,simplifycfg)";
 
+/// The first tier's pass list (see `tiers.rs`): clean-ups only. No loop passes and
+/// no vectorizer, which take most of the optimizer's time.
+pub const QUICK_PASSES: &str =
+    "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg)";
+
 pub fn passes() -> String {
     std::env::var("OXLA_LLVM_PASSES").unwrap_or_else(|_| LEAN_PASSES.to_string())
 }
@@ -101,6 +106,22 @@ pub fn host_machine() -> &'static HostCpu {
     static HOST: OnceLock<HostCpu> = OnceLock::new();
     HOST.get_or_init(|| {
         Target::initialize_native(&InitializationConfig::default()).expect("LLVM native target");
+        if let Ok(args) = std::env::var("OXLA_LLVM_ARGS") {
+            let mut argv: Vec<std::ffi::CString> = vec![c"oxla".into()];
+            argv.extend(
+                args.split_whitespace()
+                    .map(|a| CString::new(a).expect("no NUL")),
+            );
+            let ptrs: Vec<*const std::ffi::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+            // SAFETY: `ptrs` points at NUL-terminated strings alive for the call.
+            unsafe {
+                llvm_sys::support::LLVMParseCommandLineOptions(
+                    ptrs.len() as i32,
+                    ptrs.as_ptr(),
+                    std::ptr::null(),
+                )
+            };
+        }
         let cpu = TargetMachine::get_host_cpu_name().to_string();
         let features = TargetMachine::get_host_cpu_features().to_string();
         let vector_bits = if features.contains("+avx512f") {
@@ -180,10 +201,12 @@ fn with_target_machine<R>(level: OptimizationLevel, f: impl FnOnce(&TargetMachin
 }
 
 /// Compiles one LLVM module to relocatable object code: `emit` fills the module;
-/// then the [`LEAN_PASSES`] pipeline and code generation at `level` (`None` picks
-/// LLVM's fast instruction selection). Safe to call from several threads at once.
+/// then the pass pipeline `passes` (e.g. [`passes()`]) and code generation at
+/// `level` (`None` picks LLVM's fast instruction selection). Safe to call from
+/// several threads at once.
 pub fn compile_object(
     level: OptimizationLevel,
+    passes: &str,
     emit: impl for<'ctx> FnOnce(&'ctx Context, &LlvmModule<'ctx>) -> Result<(), String>,
 ) -> Result<(Vec<u8>, CompileTiming), String> {
     let host = host_machine();
@@ -217,7 +240,7 @@ pub fn compile_object(
         }
         let t1 = Instant::now();
         module
-            .run_passes(&passes(), tm, PassBuilderOptions::create())
+            .run_passes(passes, tm, PassBuilderOptions::create())
             .map_err(|e| format!("LLVM passes: {}", e.to_string()))?;
         let optimize = t1.elapsed();
         if dump == "after" {

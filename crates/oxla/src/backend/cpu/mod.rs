@@ -8,6 +8,9 @@ mod jit;
 mod kernel;
 pub mod kernel_cache;
 pub mod threads;
+mod tiers;
+
+pub use tiers::{upgraded_kernels, wait_for_background_compiles};
 
 use crate::backend::interp::Interp;
 use crate::codegen::elemental::Elemental;
@@ -25,7 +28,8 @@ enum Step {
     Param(usize),
     Const(Arc<Literal>),
     Kernel {
-        f: KernelFn,
+        /// The kernel's slot in the program's [`tiers::KernelSlots`].
+        slot: usize,
         elements: usize,
         work: usize,
     },
@@ -69,6 +73,7 @@ struct CpuProgram {
     pool: BufferPool,
     /// Time per step, when `OXLA_PROFILE=1`; printed when the program is dropped.
     profile: Option<StepProfile>,
+    kernels: Arc<tiers::KernelSlots>,
     _code: Arc<JitCode>,
 }
 
@@ -299,7 +304,7 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
                 Op::Fusion { comp: fc, .. } => {
                     let k = &kernels.by_fusion[fc];
                     Step::Kernel {
-                        f: k.f,
+                        slot: k.slot,
                         elements: k.elements,
                         work: k.work_per_element,
                     }
@@ -358,10 +363,16 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
             base
         })
         .collect();
+    let module = Arc::new(module);
+    let kernel_slots = Arc::new(kernels.slots);
+    if !kernels.upgrade.is_empty() {
+        upgrade_later(&kernel_slots, &module, kernels.upgrade);
+    }
     Ok(CpuProgram {
+        kernels: kernel_slots,
         operands,
         value_base,
-        module: Arc::new(module),
+        module,
         steps,
         last_use,
         param_reads,
@@ -447,6 +458,7 @@ fn plain_add(comp: &Computation) -> Option<(usize, usize)> {
 }
 
 /// One kernel to generate.
+#[derive(Clone)]
 struct KernelJob {
     fused: CompId,
     kind: FusionKind,
@@ -459,7 +471,8 @@ struct KernelJob {
 
 /// A linked kernel, ready to run.
 struct LinkedKernel {
-    f: KernelFn,
+    /// Its slot in [`ProgramKernels::slots`].
+    slot: usize,
     elements: usize,
     work_per_element: usize,
 }
@@ -467,7 +480,20 @@ struct LinkedKernel {
 /// Every kernel of a program, linked into one piece of JIT code.
 struct ProgramKernels {
     by_fusion: std::collections::HashMap<CompId, LinkedKernel>,
+    slots: tiers::KernelSlots,
     code: JitCode,
+    /// Kernels compiled at the first tier, with their slots: the second tier is
+    /// still to come.
+    upgrade: Vec<(usize, KernelJob)>,
+}
+
+/// Which pipeline compiles a kernel.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Tier {
+    /// [`jit::QUICK_PASSES`] and fast instruction selection.
+    Quick,
+    /// [`jit::passes`] at the job's code-generation level.
+    Full,
 }
 
 /// Generates (or loads from the kernel cache) the kernels of every fusion that
@@ -516,35 +542,19 @@ fn compile_kernels(module: &Module, run: &[bool]) -> Result<ProgramKernels, Stri
     let mut found: Vec<Option<kernel_cache::CachedKernel>> =
         jobs.iter().map(|j| kernel_cache::load(&j.key)).collect();
     let hits = found.iter().filter(|k| k.is_some()).count();
-    let batches = kernel_batches(module, &jobs, &found, threads::pool().current_num_threads());
-    use rayon::prelude::*;
-    let compiled: Vec<Result<CompiledBatch, String>> = threads::pool().install(|| {
-        batches
-            .par_iter()
-            .map(|batch| {
-                // LLVM folds some constants with the host's libm: IEEE mode.
-                threads::with_mode(threads::Mode::Ieee, || compile_batch(module, &jobs, batch))
-            })
-            .collect()
-    });
-    let mut timing = jit::CompileTiming::default();
-    let mut objects: Vec<Vec<u8>> = Vec::new();
-    for (batch, result) in batches.iter().zip(compiled) {
-        let (object, infos, t) = result?;
-        timing += t;
-        for (&j, info) in batch.iter().zip(infos) {
-            // Each kernel's entry holds its whole batch's object (kernels are weak
-            // symbols, so objects sharing a kernel link together).
-            let kernel = kernel_cache::CachedKernel {
-                object: object.clone(),
-                elements: info.elements,
-                work_per_element: info.work_per_element,
-            };
-            kernel_cache::store(&jobs[j].key, &kernel);
-            found[j] = Some(kernel);
-        }
-        objects.push(object);
-    }
+    let tier = if tiers::enabled() {
+        Tier::Quick
+    } else {
+        Tier::Full
+    };
+    let upgrade: Vec<(usize, KernelJob)> = match tier {
+        Tier::Quick => (0..jobs.len())
+            .filter(|&j| found[j].is_none())
+            .map(|j| (j, jobs[j].clone()))
+            .collect(),
+        Tier::Full => Vec::new(),
+    };
+    let (objects, timing) = compile_missing(module, &jobs, &mut found, tier)?;
     let kernels: Vec<kernel_cache::CachedKernel> = found
         .into_iter()
         .map(|k| k.ok_or("a kernel was neither cached nor compiled"))
@@ -562,10 +572,10 @@ fn compile_kernels(module: &Module, run: &[bool]) -> Result<ProgramKernels, Stri
     if std::env::var_os("OXLA_TIMING").is_some() {
         eprintln!(
             "oxla cpu compile: {} kernels ({hits} from the kernel cache, the rest in {} \
-             modules) in {:.1} ms: emit {:.1} + LLVM optimize {:.1} + machine code {:.1} ms \
-             of thread time, link {:.1} ms",
+             modules, tier {tier:?}) in {:.1} ms: emit {:.1} + LLVM optimize {:.1} + machine \
+             code {:.1} ms of thread time, link {:.1} ms",
             jobs.len(),
-            batches.len(),
+            objects.len(),
             t.elapsed().as_secs_f64() * 1e3,
             timing.emit.as_secs_f64() * 1e3,
             timing.optimize.as_secs_f64() * 1e3,
@@ -578,31 +588,141 @@ fn compile_kernels(module: &Module, run: &[bool]) -> Result<ProgramKernels, Stri
         .map(|(fused, j)| {
             let k = &kernels[j];
             let linked = LinkedKernel {
-                f: code.kernels[&jobs[j].symbol],
+                slot: j,
                 elements: k.elements,
                 work_per_element: k.work_per_element,
             };
             (fused, linked)
         })
         .collect();
-    Ok(ProgramKernels { by_fusion, code })
+    let fns: Vec<KernelFn> = jobs.iter().map(|j| code.kernels[&j.symbol]).collect();
+    Ok(ProgramKernels {
+        by_fusion,
+        slots: tiers::KernelSlots::new(&fns),
+        code,
+        upgrade,
+    })
 }
 
-/// Splits the kernels still to compile into batches of one code-generation level,
-/// about `threads` per level, balanced by a rough cost (instruction count).
+/// Compiles the kernels of `jobs` that `found` lacks at `tier`, in batches on all
+/// cores, and fills them in; second-tier kernels also go to the kernel cache.
+/// Returns the new objects and the compile timing.
+fn compile_missing(
+    module: &Module,
+    jobs: &[KernelJob],
+    found: &mut [Option<kernel_cache::CachedKernel>],
+    tier: Tier,
+) -> Result<(Vec<Vec<u8>>, jit::CompileTiming), String> {
+    let threads = threads::pool().current_num_threads();
+    let batches = kernel_batches(module, jobs, found, threads, tier == Tier::Full);
+    use rayon::prelude::*;
+    let compiled: Vec<Result<CompiledBatch, String>> = threads::pool().install(|| {
+        batches
+            .par_iter()
+            .map(|batch| {
+                // LLVM folds some constants with the host's libm: IEEE mode.
+                threads::with_mode(threads::Mode::Ieee, || {
+                    compile_batch(module, jobs, batch, tier)
+                })
+            })
+            .collect()
+    });
+    let mut timing = jit::CompileTiming::default();
+    let mut objects: Vec<Vec<u8>> = Vec::new();
+    for (batch, result) in batches.iter().zip(compiled) {
+        let (object, infos, t) = result?;
+        timing += t;
+        for (&j, info) in batch.iter().zip(infos) {
+            // Each kernel's entry holds its whole batch's object (kernels are weak
+            // symbols, so objects sharing a kernel link together).
+            let kernel = kernel_cache::CachedKernel {
+                object: object.clone(),
+                elements: info.elements,
+                work_per_element: info.work_per_element,
+            };
+            if tier == Tier::Full {
+                kernel_cache::store(&jobs[j].key, &kernel);
+            }
+            found[j] = Some(kernel);
+        }
+        objects.push(object);
+    }
+    Ok((objects, timing))
+}
+
+/// Queues the second-tier compile of the first-tier kernels `upgrade` (job and
+/// slot) of the program whose kernels are `slots`.
+fn upgrade_later(
+    slots: &Arc<tiers::KernelSlots>,
+    module: &Arc<Module>,
+    upgrade: Vec<(usize, KernelJob)>,
+) {
+    let module = module.clone();
+    tiers::submit(
+        slots,
+        Box::new(move || {
+            let (slot_of, jobs): (Vec<usize>, Vec<KernelJob>) = upgrade.into_iter().unzip();
+            // One module per code-generation level, compiled on this thread: the
+            // program keeps the pool's threads meanwhile.
+            let mut objects = Vec::new();
+            for level in [
+                jit::OptimizationLevel::None,
+                jit::OptimizationLevel::Default,
+            ] {
+                let same: Vec<usize> = (0..jobs.len())
+                    .filter(|&j| jobs[j].level == level)
+                    .collect();
+                if same.is_empty() {
+                    continue;
+                }
+                let (object, infos, _) = threads::with_mode(threads::Mode::Ieee, || {
+                    compile_batch(&module, &jobs, &same, Tier::Full)
+                })?;
+                for (&j, info) in same.iter().zip(infos) {
+                    let kernel = kernel_cache::CachedKernel {
+                        object: object.clone(),
+                        elements: info.elements,
+                        work_per_element: info.work_per_element,
+                    };
+                    kernel_cache::store(&jobs[j].key, &kernel);
+                }
+                objects.push(object);
+            }
+            let symbols: Vec<String> = jobs.iter().map(|j| j.symbol.clone()).collect();
+            let unique: Vec<&[u8]> = objects.iter().map(Vec::as_slice).collect();
+            let code = JitCode::link(&unique, &symbols)?;
+            let fns = slot_of
+                .iter()
+                .zip(&jobs)
+                .map(|(&slot, job)| (slot, code.kernels[&job.symbol]))
+                .collect();
+            Ok((code, fns))
+        }),
+    );
+}
+
+/// Splits the kernels still to compile into about `threads` batches, balanced by
+/// a rough cost (instruction count); with `by_level`, that many per
+/// code-generation level (a batch is compiled at one level).
 fn kernel_batches(
     module: &Module,
     jobs: &[KernelJob],
     found: &[Option<kernel_cache::CachedKernel>],
     threads: usize,
+    by_level: bool,
 ) -> Vec<Vec<usize>> {
     let mut batches = Vec::new();
-    for level in [
-        jit::OptimizationLevel::None,
-        jit::OptimizationLevel::Default,
-    ] {
+    let groups: &[Option<jit::OptimizationLevel>] = if by_level {
+        &[
+            Some(jit::OptimizationLevel::None),
+            Some(jit::OptimizationLevel::Default),
+        ]
+    } else {
+        &[None]
+    };
+    for &level in groups {
         let mut todo: Vec<(usize, usize)> = (0..jobs.len())
-            .filter(|&j| found[j].is_none() && jobs[j].level == level)
+            .filter(|&j| found[j].is_none() && level.is_none_or(|l| jobs[j].level == l))
             .map(|j| (module.computation(jobs[j].fused).instrs.len() + 8, j))
             .collect();
         if todo.is_empty() {
@@ -628,15 +748,20 @@ fn kernel_batches(
 /// One batch's object code, its kernels' run-time facts and its compile timing.
 type CompiledBatch = (Vec<u8>, Vec<kernel::KernelInfo>, jit::CompileTiming);
 
-/// Compiles the kernels `batch` (indices into `jobs`) into one object.
+/// Compiles the kernels `batch` (indices into `jobs`, of one code-generation
+/// level) into one object at `tier`.
 fn compile_batch(
     module: &Module,
     jobs: &[KernelJob],
     batch: &[usize],
+    tier: Tier,
 ) -> Result<CompiledBatch, String> {
-    let level = jobs[batch[0]].level;
+    let (level, passes) = match tier {
+        Tier::Quick => (jit::OptimizationLevel::None, jit::QUICK_PASSES.to_string()),
+        Tier::Full => (jobs[batch[0]].level, jit::passes()),
+    };
     let mut infos = Vec::with_capacity(batch.len());
-    let (object, timing) = jit::compile_object(level, |cx, llvm| {
+    let (object, timing) = jit::compile_object(level, &passes, |cx, llvm| {
         let builder = cx.create_builder();
         let mut el = Elemental::new(cx, llvm, &builder, module);
         for &j in batch {
@@ -761,13 +886,17 @@ impl CpuProgram {
         match step {
             Step::Param(_) => Err("parameters are read by run_computation".into()),
             Step::Const(lit) => Ok(vec![lit.clone()]),
-            Step::Kernel { f, elements, work } => {
+            Step::Kernel {
+                slot,
+                elements,
+                work,
+            } => {
                 let mut outs: Vec<Literal> =
                     instr.shapes.iter().map(|s| self.pool.take(s)).collect();
                 let mut ptrs: Vec<*mut u8> =
                     x.iter().map(|l| l.data().as_ptr() as *mut u8).collect();
                 ptrs.extend(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
-                run_kernel(*f, &Pointers(ptrs), *elements, *work);
+                run_kernel(self.kernels.get(*slot), &Pointers(ptrs), *elements, *work);
                 Ok(outs.into_iter().map(|o| self.pool.share(o)).collect())
             }
             Step::Dot(plan) => {
