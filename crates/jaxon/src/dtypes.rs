@@ -67,8 +67,37 @@ fn upper_set(n: Node) -> Vec<Node> {
     seen
 }
 
-/// The least upper bound of two types (the result type of a binary op).
+/// The least upper bound of two types (the result type of a binary op). Looked up
+/// in a table built once: every eager binary op promotes its operands.
 pub fn promote(a: PType, b: PType) -> PType {
+    static TABLE: std::sync::OnceLock<Vec<PType>> = std::sync::OnceLock::new();
+    let n = DType::ALL.len() * 2;
+    let table = TABLE.get_or_init(|| {
+        let all: Vec<PType> = (0..n).map(ptype_at).collect();
+        all.iter()
+            .flat_map(|&a| all.iter().map(move |&b| promote_in_lattice(a, b)))
+            .collect()
+    });
+    table[ptype_index(a) * n + ptype_index(b)]
+}
+
+fn ptype_index(t: PType) -> usize {
+    let d = DType::ALL
+        .iter()
+        .position(|&d| d == t.dtype)
+        .expect("every dtype is in DType::ALL");
+    d * 2 + usize::from(t.weak)
+}
+
+fn ptype_at(i: usize) -> PType {
+    PType {
+        dtype: DType::ALL[i / 2],
+        weak: i % 2 == 1,
+    }
+}
+
+/// `promote`, computed from the lattice.
+fn promote_in_lattice(a: PType, b: PType) -> PType {
     let (na, nb) = (node(a), node(b));
     let ua = upper_set(na);
     let ub = upper_set(nb);

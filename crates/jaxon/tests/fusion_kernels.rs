@@ -240,3 +240,42 @@ fn adam_update_is_one_multi_output_kernel() {
         assert_close(name, &got[k], &want[k], 1e-6, 0.0);
     }
 }
+
+/// `tanh` of 100 values broadcast along the last dim of a 100×100 product is
+/// computed once per value in a kernel of its own, not once per product element;
+/// broadcast along the first dim (hoisted out of each row's loop) it stays inlined.
+#[test]
+fn expensive_values_broadcast_along_rows_get_their_own_kernel() {
+    let has_tanh = |c: &Computation| {
+        c.instrs
+            .iter()
+            .any(|i| matches!(i.op, Op::Unary(oxla::UnaryOp::Tanh)))
+    };
+    let v = array(&[100], 6, 2.0);
+    let m = array(&[100, 100], 7, 1.0);
+    let along_rows = jaxon::lower(
+        |(v, m): (Array, Array)| &m * &v.tanh().reshape(&[1, 100]),
+        (v.clone(), m.clone()),
+    );
+    let opt = check_kernels(&along_rows, 2, 2);
+    for (_, comp, _) in fusions(&opt) {
+        if has_tanh(comp) {
+            let sizes: Vec<usize> = comp
+                .results
+                .iter()
+                .map(|r| comp.shape(*r).num_elements())
+                .collect();
+            assert_eq!(sizes, [100], "tanh computed per value:\n{opt}");
+        }
+    }
+    let (got, want) = both(&along_rows, &[&v, &m]);
+    assert_close("along rows", &got[0], &want[0], 1e-6, 1e-6);
+
+    let along_columns = jaxon::lower(
+        |(v, m): (Array, Array)| &m * &v.tanh().reshape(&[100, 1]),
+        (v.clone(), m.clone()),
+    );
+    check_kernels(&along_columns, 1, 1);
+    let (got, want) = both(&along_columns, &[&v, &m]);
+    assert_close("along columns", &got[0], &want[0], 1e-6, 1e-6);
+}

@@ -11,29 +11,41 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-struct CacheKey {
+/// A compiled primitive and the signature it was compiled for.
+struct Entry {
     prim: Arc<dyn Primitive>,
-    in_avals: Vec<(Vec<usize>, oxla::DType)>,
+    in_types: Vec<(Vec<usize>, oxla::DType)>,
+    exe: Executable,
 }
 
-impl PartialEq for CacheKey {
-    fn eq(&self, other: &CacheKey) -> bool {
-        self.prim.dyn_eq(other.prim.as_any()) && self.in_avals == other.in_avals
+impl Entry {
+    fn matches(&self, prim: &dyn Primitive, args: &[Array]) -> bool {
+        self.in_types.len() == args.len()
+            && self
+                .in_types
+                .iter()
+                .zip(args)
+                .all(|((shape, dtype), a)| *dtype == a.dtype() && shape == a.shape())
+            && self.prim.dyn_eq(prim.as_any())
     }
 }
 
-impl Eq for CacheKey {}
-
-impl std::hash::Hash for CacheKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.prim.dyn_hash(state);
-        self.in_avals.hash(state);
+/// The hash of a call's signature, computed from the arguments without building a
+/// key (looked up on every eager op).
+fn signature_hash(prim: &dyn Primitive, args: &[Array]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    prim.dyn_hash(&mut h);
+    for a in args {
+        a.shape().hash(&mut h);
+        a.dtype().hash(&mut h);
     }
+    h.finish()
 }
 
-/// Executables by primitive and input types (FxHash: looked up on every eager op).
-fn cache() -> &'static Mutex<FxHashMap<CacheKey, Executable>> {
-    static CACHE: OnceLock<Mutex<FxHashMap<CacheKey, Executable>>> = OnceLock::new();
+/// Executables by signature hash (entries with equal hashes share a bucket).
+fn cache() -> &'static Mutex<FxHashMap<u64, Vec<Entry>>> {
+    static CACHE: OnceLock<Mutex<FxHashMap<u64, Vec<Entry>>>> = OnceLock::new();
     CACHE.get_or_init(Mutex::default)
 }
 
@@ -65,29 +77,33 @@ pub fn lower_primitive(
 }
 
 fn executable_for(prim: Arc<dyn Primitive>, args: &[Array], out_avals: &[Aval]) -> Executable {
-    let in_avals: Vec<Aval> = args.iter().map(|a| a.aval()).collect();
-    let key = CacheKey {
-        prim,
-        in_avals: in_avals
-            .iter()
-            .map(|a| (a.shape.clone(), a.dtype))
-            .collect(),
-    };
-    if let Some(exe) = cache().lock().expect("eager cache lock").get(&key) {
-        return exe.clone();
+    let hash = signature_hash(&*prim, args);
+    let found = cache()
+        .lock()
+        .expect("eager cache lock")
+        .get(&hash)
+        .and_then(|bucket| bucket.iter().find(|e| e.matches(&*prim, args)))
+        .map(|e| e.exe.clone());
+    if let Some(exe) = found {
+        return exe;
     }
-    let module = lower_primitive(&*key.prim, &in_avals, out_avals);
-    let exe = oxla::default_client().compile(module).unwrap_or_else(|e| {
-        panic!(
-            "{}: oxla failed to compile the primitive: {e}",
-            key.prim.name()
-        )
-    });
+    let in_avals: Vec<Aval> = args.iter().map(|a| a.aval()).collect();
+    let module = lower_primitive(&*prim, &in_avals, out_avals);
+    let exe = oxla::default_client()
+        .compile(module)
+        .unwrap_or_else(|e| panic!("{}: oxla failed to compile the primitive: {e}", prim.name()));
     COMPILES.fetch_add(1, Ordering::Relaxed);
+    let entry = Entry {
+        prim,
+        in_types: in_avals.into_iter().map(|a| (a.shape, a.dtype)).collect(),
+        exe: exe.clone(),
+    };
     cache()
         .lock()
         .expect("eager cache lock")
-        .insert(key, exe.clone());
+        .entry(hash)
+        .or_default()
+        .push(entry);
     exe
 }
 

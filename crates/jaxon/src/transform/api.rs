@@ -44,6 +44,34 @@ struct JitKey {
     threefry_partitionable: bool,
 }
 
+impl JitKey {
+    /// Whether a call with `leaves` of structure `def` has this signature (without
+    /// building a key: the fast path of a repeated call).
+    fn matches(&self, def: &TreeDef, leaves: &[Array], threefry_partitionable: bool) -> bool {
+        self.threefry_partitionable == threefry_partitionable
+            && self.avals.len() == leaves.len()
+            && self.avals.iter().zip(leaves).all(|(a, l)| {
+                a.dtype == l.dtype() && a.weak_type == l.weak_type() && a.shape == l.shape()
+            })
+            && self.def == *def
+    }
+}
+
+/// A jitted function's executables by signature, and the last one used.
+struct JitEntries<E> {
+    by_key: rustc_hash::FxHashMap<JitKey, E>,
+    last: Option<(JitKey, E)>,
+}
+
+impl<E> Default for JitEntries<E> {
+    fn default() -> Self {
+        JitEntries {
+            by_key: Default::default(),
+            last: None,
+        }
+    }
+}
+
 /// Compiles `f` for each new input signature (tree structure, shapes, dtypes, weak
 /// types and `Static` values) and reuses the executable afterwards: a call with a
 /// known signature neither traces nor compiles. Under another transformation the
@@ -58,40 +86,55 @@ struct JitKey {
 /// ```
 pub fn jit<A: Tree, B: Tree, F: Fn(A) -> B>(f: F) -> impl Fn(A) -> B {
     let cache: Arc<jit_mod::JitCache<JitKey>> = Arc::new(jit_mod::JitCache::new("jit"));
-    // The fast path of a call: one lookup (FxHash) finds the executable and the
-    // output structure.
+    // The fast path of a call: the last signature compares equal without building
+    // a key; otherwise one lookup (FxHash) finds the executable and the output
+    // structure.
     type Entry = (Arc<jit_mod::Compiled>, TreeDef);
-    let entries: Arc<Mutex<rustc_hash::FxHashMap<JitKey, Entry>>> = Arc::default();
+    let entries: Arc<Mutex<JitEntries<Entry>>> = Arc::default();
     move |a: A| {
         let (leaves, def) = a.tree_flatten();
         if !jit_mod::should_compile(&leaves) {
             return f(A::tree_unflatten(&def, leaves));
         }
-        let key = JitKey {
-            def,
-            avals: leaves.iter().map(Array::aval).collect(),
-            threefry_partitionable: crate::random::threefry_partitionable(),
-        };
+        let partitionable = crate::random::threefry_partitionable();
         let (compiled, out_def) = {
             // Held while compiling, so a signature is traced once even when
             // several threads call at once (tracing never re-enters this path:
             // nested calls see a tracer and inline).
             let mut entries = entries.lock().expect("jit entries");
-            match entries.get(&key) {
-                Some(entry) => entry.clone(),
-                None => {
-                    let out_def_slot = Mutex::new(None);
-                    let compiled = cache.get_or_compile(&key, &key.avals, |tracers| {
-                        flat_call(&f, &key.def, tracers, &out_def_slot)
-                    });
-                    let out_def = out_def_slot
-                        .into_inner()
-                        .expect("out def lock")
-                        .expect("tracing records the output structure");
-                    let entry = (compiled, out_def);
-                    entries.insert(key.clone(), entry.clone());
-                    entry
-                }
+            let last_hit = entries
+                .last
+                .as_ref()
+                .filter(|(k, _)| k.matches(&def, &leaves, partitionable))
+                .map(|(_, e)| e.clone());
+            let key = || JitKey {
+                def: def.clone(),
+                avals: leaves.iter().map(Array::aval).collect(),
+                threefry_partitionable: partitionable,
+            };
+            match last_hit {
+                Some(entry) => entry,
+                None => match entries.by_key.get(&key()).cloned() {
+                    Some(entry) => {
+                        entries.last = Some((key(), entry.clone()));
+                        entry
+                    }
+                    None => {
+                        let key = key();
+                        let out_def_slot = Mutex::new(None);
+                        let compiled = cache.get_or_compile(&key, &key.avals, |tracers| {
+                            flat_call(&f, &key.def, tracers, &out_def_slot)
+                        });
+                        let out_def = out_def_slot
+                            .into_inner()
+                            .expect("out def lock")
+                            .expect("tracing records the output structure");
+                        let entry = (compiled, out_def);
+                        entries.by_key.insert(key.clone(), entry.clone());
+                        entries.last = Some((key, entry.clone()));
+                        entry
+                    }
+                },
             }
         };
         B::tree_unflatten(&out_def, compiled.run(&leaves))

@@ -179,6 +179,28 @@ impl BufferPool {
         Arc::try_unwrap(buffer)
     }
 
+    /// `buffer` to write into: itself when unshared (see `reclaim`), otherwise a
+    /// copy in a pooled buffer (warm memory instead of a fresh allocation).
+    fn exclusive(&self, buffer: Arc<Literal>) -> Literal {
+        match self.reclaim(buffer) {
+            Ok(lit) => lit,
+            Err(shared) => {
+                let mut copy = self.take(shared.shape());
+                let bytes = shared.shape().size_bytes();
+                // SAFETY: both buffers hold `bytes` bytes (same shape and dtype)
+                // and are distinct allocations.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        shared.data().as_ptr(),
+                        copy.data_mut().as_mut_ptr(),
+                        bytes,
+                    )
+                };
+                copy
+            }
+        }
+    }
+
     /// Hands out `lit`, keeping a reference to recycle it later.
     fn share(&self, lit: Literal) -> Arc<Literal> {
         let lit = Arc::new(lit);
@@ -781,24 +803,31 @@ fn compile_batch(
 }
 
 /// Raw buffer addresses handed to a kernel running on several threads.
-struct Pointers(Vec<*mut u8>);
+struct Pointers<'a>(&'a [*mut u8]);
 // SAFETY: the kernel only reads inputs and writes disjoint output ranges per chunk;
 // the buffers outlive the parallel region.
-unsafe impl Sync for Pointers {}
+unsafe impl Sync for Pointers<'_> {}
 // SAFETY: see `Sync`.
-unsafe impl Send for Pointers {}
+unsafe impl Send for Pointers<'_> {}
+
+impl Pointers<'_> {
+    /// The list's address, as the kernel ABI takes it.
+    fn base(&self) -> *const *mut u8 {
+        self.0.as_ptr()
+    }
+}
 
 /// Work (elements × per-element cost) above which a kernel is split across threads.
 const PARALLEL_WORK: usize = 1 << 18;
 
-fn run_kernel(f: KernelFn, ptrs: &Pointers, elements: usize, work: usize) {
+fn run_kernel(f: KernelFn, ptrs: &Pointers<'_>, elements: usize, work: usize) {
     let pool = threads::pool();
     let threads = pool.current_num_threads();
     let total = elements.saturating_mul(work.max(1));
     if threads <= 1 || total < PARALLEL_WORK || elements < 2 {
         // SAFETY: `ptrs` holds the kernel's parameter and output buffers, each
         // with the element count of its static shape; [0, elements) is in range.
-        unsafe { f(ptrs.0.as_ptr(), 0, elements as i64) };
+        unsafe { f(ptrs.base(), 0, elements as i64) };
         return;
     }
     let chunks = (threads * 4).min(elements);
@@ -812,7 +841,7 @@ fn run_kernel(f: KernelFn, ptrs: &Pointers, elements: usize, work: usize) {
                 // Kernels keep IEEE subnormals on every thread (see `threads`).
                 threads::with_mode(threads::Mode::Ieee, || {
                     // SAFETY: as above; chunks write disjoint output ranges.
-                    unsafe { f(ptrs.0.as_ptr(), start as i64, end as i64) };
+                    unsafe { f(ptrs.base(), start as i64, end as i64) };
                 });
             }
         })
@@ -893,9 +922,25 @@ impl CpuProgram {
             } => {
                 let mut outs: Vec<Literal> =
                     instr.shapes.iter().map(|s| self.pool.take(s)).collect();
-                let mut ptrs: Vec<*mut u8> =
-                    x.iter().map(|l| l.data().as_ptr() as *mut u8).collect();
-                ptrs.extend(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
+                // The pointer list on the stack for all but the widest kernels (one
+                // allocation less per kernel call).
+                const ON_STACK: usize = 16;
+                let count = x.len() + outs.len();
+                let mut stack = [std::ptr::null_mut::<u8>(); ON_STACK];
+                let mut heap = Vec::new();
+                let ptrs: &mut [*mut u8] = if count <= ON_STACK {
+                    &mut stack[..count]
+                } else {
+                    heap.resize(count, std::ptr::null_mut());
+                    &mut heap
+                };
+                let addresses = x
+                    .iter()
+                    .map(|l| l.data().as_ptr() as *mut u8)
+                    .chain(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
+                for (p, a) in ptrs.iter_mut().zip(addresses) {
+                    *p = a;
+                }
                 run_kernel(self.kernels.get(*slot), &Pointers(ptrs), *elements, *work);
                 Ok(outs.into_iter().map(|o| self.pool.share(o)).collect())
             }
@@ -910,10 +955,7 @@ impl CpuProgram {
                     _ => return Err("dot-accumulate needs (acc, lhs, rhs)".into()),
                 };
                 // In place when nobody else holds the accumulator.
-                let acc = self
-                    .pool
-                    .reclaim(acc)
-                    .unwrap_or_else(|shared| (*shared).clone());
+                let acc = self.pool.exclusive(acc);
                 Ok(vec![self.pool.share(plan.accumulate(&lhs, &rhs, acc))])
             }
             Step::Folded => Err("a folded dot does not run".into()),
@@ -923,12 +965,11 @@ impl CpuProgram {
                 let update = it.next().ok_or("missing update")?;
                 let starts: Vec<i128> = it.map(|s| s.data().get_i128(0)).collect();
                 // In place when nobody else holds the operand; otherwise a copy.
-                let mut target = self
-                    .pool
-                    .reclaim(operand)
-                    .unwrap_or_else(|shared| (*shared).clone());
+                let mut target = self.pool.exclusive(operand);
                 update_slice(&mut target, &update, &starts)?;
-                Ok(vec![Arc::new(target)])
+                // Back to the pool: the next step's update finds it unshared, and
+                // the next call reuses its warm memory.
+                Ok(vec![self.pool.share(target)])
             }
             Step::While { cond, body } => {
                 let mut state = x;

@@ -137,7 +137,13 @@ fn worker() {
             let mut state = lock(q);
             loop {
                 if state.exiting {
-                    return;
+                    // Never return: a returning thread destroys its thread-local
+                    // LLVM target machines while the exiting process tears down
+                    // LLVM's statics (a crash at exit).
+                    drop(state);
+                    loop {
+                        std::thread::park();
+                    }
                 }
                 if let Some(job) = state.jobs.pop_front() {
                     state.busy = true;

@@ -46,6 +46,55 @@ fn duplication_limit(op: &Op) -> usize {
     }
 }
 
+/// Whether an expensive value (a transcendental function) would be recomputed for
+/// every row of a kernel: it reaches a broadcast along the output's last dim (so the
+/// inner loop cannot hoist it) into at least four times as many elements, directly
+/// or through reshapes and elementwise ops. Such a value becomes a small kernel of
+/// its own (the Hessian of `sum(tanh(A x))` broadcasts `tanh` of 100 values across
+/// a 100×100 product).
+fn recomputed_per_row(comp: &Computation, i: usize, users: &[Vec<usize>]) -> bool {
+    use UnaryOp::*;
+    let expensive = match &comp.instrs[i].op {
+        Op::Unary(Neg | Abs | Sign | Floor | Ceil | Not | IsFinite | Sqrt) => false,
+        Op::Unary(_) | Op::Binary(BinaryOp::Pow | BinaryOp::Atan2) => true,
+        _ => false,
+    };
+    if !expensive {
+        return false;
+    }
+    let elements = comp.instrs[i].shapes[0].num_elements();
+    let mut stack = vec![i];
+    let mut seen = BTreeSet::new();
+    while let Some(x) = stack.pop() {
+        for &u in &users[x] {
+            let user = &comp.instrs[u];
+            let out = &user.shapes[0];
+            match &user.op {
+                Op::BroadcastInDim { broadcast_dims, .. } => {
+                    // The operand dim that becomes the output's last dim varies.
+                    let operand_dims = &comp.instrs[x].shapes[0].dims;
+                    let varies = out
+                        .rank()
+                        .checked_sub(1)
+                        .and_then(|d| broadcast_dims.iter().position(|&b| b == d))
+                        .is_some_and(|p| operand_dims[p] > 1);
+                    if varies && out.num_elements() >= 4 * elements {
+                        return true;
+                    }
+                }
+                op if (matches!(op, Op::Reshape { .. }) || is_elementwise(op))
+                    && out.num_elements() == elements
+                    && seen.insert(u) =>
+                {
+                    stack.push(u);
+                }
+                _ => {}
+            }
+        }
+    }
+    false
+}
+
 /// Whether an instruction can be computed element by element inside a kernel.
 pub fn is_fusible(comp: &Computation, instr: &Instr) -> bool {
     match &instr.op {
@@ -275,7 +324,10 @@ fn plan(module: &Module, comp: &Computation) -> Plan {
                 materialize = true;
             }
         }
-        if materialize || needed.len() > duplication_limit(&instr.op) {
+        if materialize
+            || needed.len() > duplication_limit(&instr.op)
+            || recomputed_per_row(comp, i, &users)
+        {
             kernels.push(Kernel {
                 kind: FusionKind::Loop,
                 roots: vec![i],
