@@ -196,3 +196,32 @@ fn few_or_very_long_rows_keep_separate_kernels() {
         assert!(!k.contains(&FusionKind::Row));
     }
 }
+
+/// The row kernel stores `exp(x - max)` in an output's buffer while summing it and
+/// reads it back for the outputs; with two outputs that use it (in either order),
+/// and a row length with a tail, both must come out right.
+#[test]
+fn a_stored_reduce_operand_feeds_two_outputs() {
+    let (rows, cols) = (17, 1000 + 37);
+    for swap in [false, true] {
+        let d = DType::F32;
+        let mut b = Builder::new("two_uses");
+        let x = b.parameter(Shape::new(d, [rows, cols]));
+        let ninf = b.constant_f64(d, f64::NEG_INFINITY);
+        let maxr = b.scalar_binary_region(BinaryOp::Max, d);
+        let mx = b.reduce(&[x], &[ninf], &[1], maxr);
+        let mxb = b.broadcast_in_dim(mx[0], &[rows, cols], &[0]);
+        let diff = b.binary(BinaryOp::Sub, x, mxb);
+        let e = b.unary(UnaryOp::Exp, diff);
+        let zero = b.constant_f64(d, 0.0);
+        let addr = b.scalar_binary_region(BinaryOp::Add, d);
+        let s = b.reduce(&[e], &[zero], &[1], addr);
+        let sb = b.broadcast_in_dim(s[0], &[rows, cols], &[0]);
+        let soft = b.binary(BinaryOp::Div, e, sb);
+        let twice = b.binary(BinaryOp::Add, e, e);
+        let outs = if swap { [twice, soft] } else { [soft, twice] };
+        let m = b.finish(&outs);
+        assert_eq!(kinds(&m), [FusionKind::Row]);
+        check(m, &[input(d, &[rows, cols], 13)], 2e-6);
+    }
+}

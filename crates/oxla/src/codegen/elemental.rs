@@ -57,6 +57,8 @@ pub struct Elemental<'a, 'ctx> {
     memo: HashMap<(usize, usize, usize, usize), BasicValueEnum<'ctx>>,
     /// Values fixed for the rest of the emission, whatever the index (see `pin`).
     pinned: HashMap<(usize, usize, usize), BasicValueEnum<'ctx>>,
+    /// Values already stored in a buffer at their own linear index (see `spill`).
+    spilled: HashMap<(usize, usize, usize), (PointerValue<'ctx>, DType)>,
     next_id: usize,
 }
 
@@ -74,6 +76,7 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             hlo,
             memo: HashMap::new(),
             pinned: HashMap::new(),
+            spilled: HashMap::new(),
             next_id: 0,
         }
     }
@@ -86,9 +89,19 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
         self.pinned.insert(key, x);
     }
 
-    /// Forgets every pinned value.
+    /// Makes `v` of `comp` load from `ptr` (a buffer of dtype `d` holding `v` at the
+    /// linear index of each of its elements) until [`Self::unpin_all`]: a row
+    /// kernel stores an expensive reduce operand while folding it and reads it back
+    /// for the elementwise outputs instead of recomputing it.
+    pub fn spill(&mut self, comp: &Computation, v: Value, ptr: PointerValue<'ctx>, d: DType) {
+        let key = (comp as *const Computation as usize, v.instr, v.index);
+        self.spilled.insert(key, (ptr, d));
+    }
+
+    /// Forgets every pinned and spilled value.
     pub fn unpin_all(&mut self) {
         self.pinned.clear();
+        self.spilled.clear();
     }
 
     /// Forgets memoized values (call when leaving the block they were made in).
@@ -495,7 +508,10 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
         if let Some(&x) = self.pinned.get(&(key.0, key.1, key.2)) {
             return Ok(x);
         }
-        let out = self.compute(comp, params, v, idx)?;
+        let out = match self.spilled.get(&(key.0, key.1, key.2)) {
+            Some(&(ptr, d)) => self.load(ptr, d, idx.linear)?,
+            None => self.compute(comp, params, v, idx)?,
+        };
         self.memo.insert(key, out);
         Ok(out)
     }

@@ -350,6 +350,69 @@ pub fn emit_reduce_kernel(
     })
 }
 
+/// For each reduce of a row kernel whose operand is computed (not a parameter) and
+/// also feeds an elementwise result: the result (output index) whose buffer the
+/// fold stores the operand in, so the element loop loads it instead of computing
+/// it again (softmax's `exp(x - max)`). The operand must be read only at its own
+/// element on the way to the results (elementwise ops of the rows' dims), and the
+/// result must have its dtype and depend on it; each output holds one operand.
+fn row_spills(comp: &Computation, in_dims: &[usize]) -> std::collections::HashMap<usize, usize> {
+    let mut users = vec![Vec::new(); comp.instrs.len()];
+    for (i, instr) in comp.instrs.iter().enumerate() {
+        for v in &instr.operands {
+            users[v.instr].push(i);
+        }
+    }
+    let mut spills = std::collections::HashMap::new();
+    let mut taken = std::collections::HashSet::new();
+    for (r, instr) in comp.instrs.iter().enumerate() {
+        if !matches!(instr.op, Op::Reduce { .. }) {
+            continue;
+        }
+        let v = instr.operands[0];
+        let producer = &comp.instrs[v.instr];
+        if matches!(producer.op, Op::Parameter { .. }) || producer.shapes.len() != 1 {
+            continue;
+        }
+        // Walk the uses: reduces end a path; elementwise ops of the rows' dims
+        // continue it; anything else rules the spill out.
+        let mut reached = std::collections::HashSet::new();
+        let mut stack = vec![v.instr];
+        let mut local = true;
+        while let Some(x) = stack.pop() {
+            reached.insert(x);
+            for &u in &users[x] {
+                let user = &comp.instrs[u];
+                if matches!(user.op, Op::Reduce { .. }) {
+                    continue;
+                }
+                let same_row = crate::passes::fusion::is_elementwise(&user.op)
+                    && user.shapes[0].dims == in_dims;
+                if !same_row {
+                    local = false;
+                } else if !reached.contains(&u) {
+                    stack.push(u);
+                }
+            }
+        }
+        if !local {
+            continue;
+        }
+        let d = producer.shapes[0].dtype;
+        let target = comp.results.iter().enumerate().find(|(k, res)| {
+            reached.contains(&res.instr)
+                && comp.shape(**res).dtype == d
+                && comp.shape(**res).dims == in_dims
+                && !taken.contains(k)
+        });
+        if let Some((k, _)) = target {
+            taken.insert(k);
+            spills.insert(r, k);
+        }
+    }
+    spills
+}
+
 /// Emits a row kernel (`FusionKind::Row`): for each row in `[start, end)`, the
 /// reductions stage by stage (a reduce comes after every reduce its operand reads),
 /// each stage one pass over the row; then the elementwise results over the row.
@@ -394,16 +457,27 @@ pub fn emit_row_kernel(
     let (out_dims, red_sizes) = (&in_dims[..kept], &in_dims[kept..]);
     let count: usize = red_sizes.iter().product();
     let rows: usize = out_dims.iter().product();
+    let spill_to = row_spills(comp, &in_dims);
     let outer = begin_loop(el, f, start, end, &[])?;
     let row = Row::new(el, out_dims, count, outer.index)?;
     let mut totals: Vec<Option<BasicValueEnum>> = vec![None; comp.instrs.len()];
     for group in &stages {
         let plan = row_reduction(el.hlo, comp, group, &in_dims, red_dims)
             .ok_or("row kernel reduce without a row plan")?;
-        let sums = emit_row_fold(el, f, comp, group, &params, &plan, &row, red_sizes)?;
+        let spills: Vec<Option<PointerValue>> = group
+            .iter()
+            .map(|r| spill_to.get(r).map(|&k| outs[k]))
+            .collect();
+        let sums = emit_row_fold(el, f, comp, group, &params, &plan, &row, red_sizes, &spills)?;
         for (&r, x) in group.iter().zip(sums) {
             el.pin(comp, Value { instr: r, index: 0 }, x);
             totals[r] = Some(x);
+        }
+        for (&r, spill) in group.iter().zip(&spills) {
+            if let Some(p) = spill {
+                let v = comp.instrs[r].operands[0];
+                el.spill(comp, v, *p, comp.shape(v).dtype);
+            }
         }
     }
     let mut elementwise = Vec::new();
@@ -411,7 +485,9 @@ pub fn emit_row_kernel(
         let d = comp.shape(*r).dtype;
         match totals[r.instr] {
             Some(x) => el.store(outs[k], d, outer.index, x)?,
-            None => elementwise.push((k, *r, d)),
+            // Stored at the row's element positions: it must have the rows' dims.
+            None if comp.shape(*r).dims == in_dims => elementwise.push((k, *r, d)),
+            None => return Err(format!("row kernel result {k} is not row-shaped")),
         }
     }
     if !elementwise.is_empty() {
@@ -613,7 +689,8 @@ fn emit_row_reduction<'ctx>(
     let count: usize = red_sizes.iter().product();
     let outer = begin_loop(el, f, start, end, &[])?;
     let row = Row::new(el, out_dims, count, outer.index)?;
-    let totals = emit_row_fold(el, f, comp, reduces, params, plan, &row, red_sizes)?;
+    let none = vec![None; reduces.len()];
+    let totals = emit_row_fold(el, f, comp, reduces, params, plan, &row, red_sizes, &none)?;
     for (k, r) in comp.results.iter().enumerate() {
         let n = reduces
             .iter()
@@ -680,6 +757,7 @@ fn emit_row_fold<'ctx>(
     plan: &RowPlan,
     row: &Row<'ctx>,
     red_sizes: &[usize],
+    spills: &[Option<PointerValue<'ctx>>],
 ) -> R<Vec<BasicValueEnum<'ctx>>> {
     let count: usize = red_sizes.iter().product();
     let lanes = plan.lanes;
@@ -767,6 +845,9 @@ fn emit_row_fold<'ctx>(
         let operand = comp.instrs[r].operands[0];
         let x = el.value(comp, params, operand, &idx)?;
         el.store(tile_bufs[n].0, tile_bufs[n].1, fill.index, x)?;
+        if let Some(p) = spills[n] {
+            el.store(p, tile_bufs[n].1, idx.linear, x)?;
+        }
     }
     end_loop(el, &fill, el.c64(1), &[])?;
     el.clear_memo();
@@ -814,6 +895,9 @@ fn emit_row_fold<'ctx>(
                             bld(el.builder.build_int_nuw_add(first, el.c64(j as i64), "pos"))?;
                         let idx = element(el, pos)?;
                         let e = el.value(comp, params, operand, &idx)?;
+                        if let Some(p) = spills[n] {
+                            el.store(p, d, idx.linear, e)?;
+                        }
                         x = bld(el
                             .builder
                             .build_insert_element(x, e, el.c64(j as i64), "lane"))?;
@@ -860,6 +944,9 @@ fn emit_row_fold<'ctx>(
         let d = comp.shape(operand).dtype;
         let idx = element(el, tail.index)?;
         let x = el.value(comp, params, operand, &idx)?;
+        if let Some(p) = spills[n] {
+            el.store(p, d, idx.linear, x)?;
+        }
         next.push(el.binary(plan.ops[n].0, d, tail.carried[n].as_basic_value(), x)?);
     }
     end_loop(el, &tail, el.c64(1), &next)?;

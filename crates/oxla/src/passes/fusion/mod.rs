@@ -117,7 +117,7 @@ pub fn is_fusible(comp: &Computation, instr: &Instr) -> bool {
 }
 
 /// Whether an op reads its operands at its own index (same dims, or scalars).
-fn is_elementwise(op: &Op) -> bool {
+pub(crate) fn is_elementwise(op: &Op) -> bool {
     matches!(
         op,
         Op::Unary(_)
