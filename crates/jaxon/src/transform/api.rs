@@ -107,34 +107,33 @@ pub fn jit<A: Tree, B: Tree, F: Fn(A) -> B>(f: F) -> impl Fn(A) -> B {
                 .as_ref()
                 .filter(|(k, _)| k.matches(&def, &leaves, partitionable))
                 .map(|(_, e)| e.clone());
-            let key = || JitKey {
-                def: def.clone(),
-                avals: leaves.iter().map(Array::aval).collect(),
-                threefry_partitionable: partitionable,
-            };
             match last_hit {
                 Some(entry) => entry,
-                None => match entries.by_key.get(&key()).cloned() {
-                    Some(entry) => {
-                        entries.last = Some((key(), entry.clone()));
-                        entry
-                    }
-                    None => {
-                        let key = key();
-                        let out_def_slot = Mutex::new(None);
-                        let compiled = cache.get_or_compile(&key, &key.avals, |tracers| {
-                            flat_call(&f, &key.def, tracers, &out_def_slot)
-                        });
-                        let out_def = out_def_slot
-                            .into_inner()
-                            .expect("out def lock")
-                            .expect("tracing records the output structure");
-                        let entry = (compiled, out_def);
-                        entries.by_key.insert(key.clone(), entry.clone());
-                        entries.last = Some((key, entry.clone()));
-                        entry
-                    }
-                },
+                None => {
+                    let key = JitKey {
+                        def: def.clone(),
+                        avals: leaves.iter().map(Array::aval).collect(),
+                        threefry_partitionable: partitionable,
+                    };
+                    let entry = match entries.by_key.get(&key).cloned() {
+                        Some(entry) => entry,
+                        None => {
+                            let out_def_slot = Mutex::new(None);
+                            let compiled = cache.get_or_compile(&key, &key.avals, |tracers| {
+                                flat_call(&f, &key.def, tracers, &out_def_slot)
+                            });
+                            let out_def = out_def_slot
+                                .into_inner()
+                                .expect("out def lock")
+                                .expect("tracing records the output structure");
+                            let entry = (compiled, out_def);
+                            entries.by_key.insert(key.clone(), entry.clone());
+                            entry
+                        }
+                    };
+                    entries.last = Some((key, entry.clone()));
+                    entry
+                }
             }
         };
         B::tree_unflatten(&out_def, compiled.run(&leaves))

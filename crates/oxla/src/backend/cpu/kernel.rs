@@ -90,18 +90,22 @@ fn end_loop<'ctx>(
     Ok(())
 }
 
-/// Declares `void name(i8** bufs, i64 start, i64 end)` and loads the buffer
-/// pointers; returns (function, start, end, pointers).
-fn prologue<'ctx>(
-    el: &Elemental<'_, 'ctx>,
-    name: &str,
-    count: usize,
-) -> R<(
-    FunctionValue<'ctx>,
-    IntValue<'ctx>,
-    IntValue<'ctx>,
-    Vec<PointerValue<'ctx>>,
-)> {
+/// A kernel function being emitted: its range arguments and buffers.
+struct Prologue<'ctx> {
+    f: FunctionValue<'ctx>,
+    start: IntValue<'ctx>,
+    end: IntValue<'ctx>,
+    /// The fused computation's parameters, read from their buffers.
+    params: Vec<ParamSource<'ctx>>,
+    /// One buffer per result.
+    outs: Vec<PointerValue<'ctx>>,
+}
+
+/// Declares `void name(i8** bufs, i64 start, i64 end)` for `comp` and loads its
+/// parameter and output buffer pointers.
+fn prologue<'ctx>(el: &Elemental<'_, 'ctx>, name: &str, comp: &Computation) -> R<Prologue<'ctx>> {
+    let nparams = comp.params.len();
+    let count = nparams + comp.results.len();
     let cx = el.context;
     let ptr = el.ptr_type();
     let i64t = el.i64t();
@@ -129,7 +133,14 @@ fn prologue<'ctx>(
         let p = bld(el.builder.build_load(ptr, slot, "buf"))?.into_pointer_value();
         ptrs.push(p);
     }
-    Ok((f, start, end, ptrs))
+    let outs = ptrs.split_off(nparams);
+    Ok(Prologue {
+        f,
+        start,
+        end,
+        params: ptrs.into_iter().map(ParamSource::Buffer).collect(),
+        outs,
+    })
 }
 
 /// Emits a loop kernel: every result of `comp` (all of the same dims) computed at
@@ -139,16 +150,15 @@ pub fn emit_loop_kernel(
     name: &str,
     comp: &Computation,
 ) -> R<KernelInfo> {
-    let nparams = comp.params.len();
-    let nout = comp.results.len();
-    let (f, start, end, ptrs) = prologue(el, name, nparams + nout)?;
+    let Prologue {
+        f,
+        start,
+        end,
+        params,
+        outs,
+    } = prologue(el, name, comp)?;
     let dims = comp.shape(comp.results[0]).dims.clone();
     let elements: usize = dims.iter().product();
-    let params: Vec<ParamSource> = ptrs[..nparams]
-        .iter()
-        .map(|&p| ParamSource::Buffer(p))
-        .collect();
-    let outs = &ptrs[nparams..];
     let b = el.builder;
     let rank = dims.len();
     let row_len = if rank == 0 { 1 } else { dims[rank - 1] as i64 };
@@ -215,14 +225,13 @@ pub fn emit_reduce_kernel(
     name: &str,
     comp: &Computation,
 ) -> R<KernelInfo> {
-    let nparams = comp.params.len();
-    let nout = comp.results.len();
-    let (f, start, end, ptrs) = prologue(el, name, nparams + nout)?;
-    let params: Vec<ParamSource> = ptrs[..nparams]
-        .iter()
-        .map(|&p| ParamSource::Buffer(p))
-        .collect();
-    let outs = ptrs[nparams..].to_vec();
+    let Prologue {
+        f,
+        start,
+        end,
+        params,
+        outs,
+    } = prologue(el, name, comp)?;
     // The distinct reduce instructions, in result order.
     let mut reduces: Vec<usize> = Vec::new();
     for r in &comp.results {
@@ -357,12 +366,7 @@ pub fn emit_reduce_kernel(
 /// element on the way to the results (elementwise ops of the rows' dims), and the
 /// result must have its dtype and depend on it; each output holds one operand.
 fn row_spills(comp: &Computation, in_dims: &[usize]) -> std::collections::HashMap<usize, usize> {
-    let mut users = vec![Vec::new(); comp.instrs.len()];
-    for (i, instr) in comp.instrs.iter().enumerate() {
-        for v in &instr.operands {
-            users[v.instr].push(i);
-        }
-    }
+    let users = crate::passes::fusion::users_of(comp);
     let mut spills = std::collections::HashMap::new();
     let mut taken = std::collections::HashSet::new();
     for (r, instr) in comp.instrs.iter().enumerate() {
@@ -423,13 +427,13 @@ pub fn emit_row_kernel(
     name: &str,
     comp: &Computation,
 ) -> R<KernelInfo> {
-    let nparams = comp.params.len();
-    let (f, start, end, ptrs) = prologue(el, name, nparams + comp.results.len())?;
-    let params: Vec<ParamSource> = ptrs[..nparams]
-        .iter()
-        .map(|&p| ParamSource::Buffer(p))
-        .collect();
-    let outs = &ptrs[nparams..];
+    let Prologue {
+        f,
+        start,
+        end,
+        params,
+        outs,
+    } = prologue(el, name, comp)?;
     // Stage of each instruction: how many reduces deep its value is.
     let mut stage = vec![0usize; comp.instrs.len()];
     let mut stages: Vec<Vec<usize>> = Vec::new();

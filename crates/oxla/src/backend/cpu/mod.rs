@@ -576,7 +576,7 @@ fn compile_kernels(module: &Module, run: &[bool]) -> Result<ProgramKernels, Stri
             .collect(),
         Tier::Full => Vec::new(),
     };
-    let (objects, timing) = compile_missing(module, &jobs, &mut found, tier)?;
+    let (objects, timing) = compile_missing(module, &jobs, &mut found, tier, true)?;
     let kernels: Vec<kernel_cache::CachedKernel> = found
         .into_iter()
         .map(|k| k.ok_or("a kernel was neither cached nor compiled"))
@@ -626,29 +626,35 @@ fn compile_kernels(module: &Module, run: &[bool]) -> Result<ProgramKernels, Stri
     })
 }
 
-/// Compiles the kernels of `jobs` that `found` lacks at `tier`, in batches on all
-/// cores, and fills them in; second-tier kernels also go to the kernel cache.
-/// Returns the new objects and the compile timing.
+/// Compiles the kernels of `jobs` that `found` lacks at `tier` and fills them in;
+/// second-tier kernels also go to the kernel cache. With `on_pool`, in batches on
+/// all the pool's threads; otherwise on this thread, one batch per level. Returns
+/// the new objects and the compile timing.
 fn compile_missing(
     module: &Module,
     jobs: &[KernelJob],
     found: &mut [Option<kernel_cache::CachedKernel>],
     tier: Tier,
+    on_pool: bool,
 ) -> Result<(Vec<Vec<u8>>, jit::CompileTiming), String> {
-    let threads = threads::pool().current_num_threads();
+    let threads = if on_pool {
+        threads::pool().current_num_threads()
+    } else {
+        1
+    };
     let batches = kernel_batches(module, jobs, found, threads, tier == Tier::Full);
-    use rayon::prelude::*;
-    let compiled: Vec<Result<CompiledBatch, String>> = threads::pool().install(|| {
-        batches
-            .par_iter()
-            .map(|batch| {
-                // LLVM folds some constants with the host's libm: IEEE mode.
-                threads::with_mode(threads::Mode::Ieee, || {
-                    compile_batch(module, jobs, batch, tier)
-                })
-            })
-            .collect()
-    });
+    // LLVM folds some constants with the host's libm: IEEE mode.
+    let compile = |batch: &Vec<usize>| {
+        threads::with_mode(threads::Mode::Ieee, || {
+            compile_batch(module, jobs, batch, tier)
+        })
+    };
+    let compiled: Vec<Result<CompiledBatch, String>> = if on_pool {
+        use rayon::prelude::*;
+        threads::pool().install(|| batches.par_iter().map(compile).collect())
+    } else {
+        batches.iter().map(compile).collect()
+    };
     let mut timing = jit::CompileTiming::default();
     let mut objects: Vec<Vec<u8>> = Vec::new();
     for (batch, result) in batches.iter().zip(compiled) {
@@ -684,32 +690,9 @@ fn upgrade_later(
         slots,
         Box::new(move || {
             let (slot_of, jobs): (Vec<usize>, Vec<KernelJob>) = upgrade.into_iter().unzip();
-            // One module per code-generation level, compiled on this thread: the
-            // program keeps the pool's threads meanwhile.
-            let mut objects = Vec::new();
-            for level in [
-                jit::OptimizationLevel::None,
-                jit::OptimizationLevel::Default,
-            ] {
-                let same: Vec<usize> = (0..jobs.len())
-                    .filter(|&j| jobs[j].level == level)
-                    .collect();
-                if same.is_empty() {
-                    continue;
-                }
-                let (object, infos, _) = threads::with_mode(threads::Mode::Ieee, || {
-                    compile_batch(&module, &jobs, &same, Tier::Full)
-                })?;
-                for (&j, info) in same.iter().zip(infos) {
-                    let kernel = kernel_cache::CachedKernel {
-                        object: object.clone(),
-                        elements: info.elements,
-                        work_per_element: info.work_per_element,
-                    };
-                    kernel_cache::store(&jobs[j].key, &kernel);
-                }
-                objects.push(object);
-            }
+            // On this thread: the program keeps the pool's threads meanwhile.
+            let mut found = vec![None; jobs.len()];
+            let (objects, _) = compile_missing(&module, &jobs, &mut found, Tier::Full, false)?;
             let symbols: Vec<String> = jobs.iter().map(|j| j.symbol.clone()).collect();
             let unique: Vec<&[u8]> = objects.iter().map(Vec::as_slice).collect();
             let code = JitCode::link(&unique, &symbols)?;

@@ -29,7 +29,6 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 /// How many kernels may recompute one fusible value, by how expensive it is.
 fn duplication_limit(op: &Op) -> usize {
-    use UnaryOp::*;
     match op {
         Op::Constant(_) | Op::Iota { .. } => usize::MAX,
         Op::BroadcastInDim { .. }
@@ -39,7 +38,7 @@ fn duplication_limit(op: &Op) -> usize {
         | Op::BitcastConvert { .. }
         | Op::Slice { .. }
         | Op::Reverse { .. } => 8,
-        Op::Unary(Neg | Abs | Sign | Floor | Ceil | Not | IsFinite) => 4,
+        Op::Unary(op) if is_cheap_unary(*op) => 4,
         Op::Unary(_) => 2,
         Op::Binary(BinaryOp::Pow | BinaryOp::Atan2) => 2,
         _ => 4,
@@ -53,10 +52,9 @@ fn duplication_limit(op: &Op) -> usize {
 /// its own (the Hessian of `sum(tanh(A x))` broadcasts `tanh` of 100 values across
 /// a 100×100 product).
 fn recomputed_per_row(comp: &Computation, i: usize, users: &[Vec<usize>]) -> bool {
-    use UnaryOp::*;
     let expensive = match &comp.instrs[i].op {
-        Op::Unary(Neg | Abs | Sign | Floor | Ceil | Not | IsFinite | Sqrt) => false,
-        Op::Unary(_) | Op::Binary(BinaryOp::Pow | BinaryOp::Atan2) => true,
+        Op::Unary(op) => !is_cheap_unary(*op) && *op != UnaryOp::Sqrt,
+        Op::Binary(BinaryOp::Pow | BinaryOp::Atan2) => true,
         _ => false,
     };
     if !expensive {
@@ -93,6 +91,12 @@ fn recomputed_per_row(comp: &Computation, i: usize, users: &[Vec<usize>]) -> boo
         }
     }
     false
+}
+
+/// Unary ops costing about one instruction (the rest are function approximations).
+fn is_cheap_unary(op: UnaryOp) -> bool {
+    use UnaryOp::*;
+    matches!(op, Neg | Abs | Sign | Floor | Ceil | Not | IsFinite)
 }
 
 /// Whether an instruction can be computed element by element inside a kernel.
@@ -275,7 +279,8 @@ struct Plan {
     dead: Vec<bool>,
 }
 
-fn users_of(comp: &Computation) -> Vec<Vec<usize>> {
+/// For each instruction, the instructions reading it (each once).
+pub(crate) fn users_of(comp: &Computation) -> Vec<Vec<usize>> {
     let mut users = vec![Vec::new(); comp.instrs.len()];
     for (i, instr) in comp.instrs.iter().enumerate() {
         for v in &instr.operands {
@@ -394,20 +399,25 @@ fn merge_kernels(comp: &Computation, plan: &mut Plan) {
             }
         }
         let Some((a, b)) = merged else { return };
-        // Kernel `a` joins kernel `b`.
-        let roots = std::mem::take(&mut plan.kernels[a].roots);
+        let roots = absorb(plan, a, b);
         plan.kernels[b].roots.extend(roots);
         plan.kernels[b].roots.sort_unstable();
-        for ks in plan.kernels_of.iter_mut() {
-            for k in ks.iter_mut() {
-                if *k == a {
-                    *k = b;
-                }
-            }
-            ks.sort_unstable();
-            ks.dedup();
-        }
     }
+}
+
+/// Kernel `a` joins kernel `b`: its members become `b`'s. Returns `a`'s roots (the
+/// caller decides which stay outputs).
+fn absorb(plan: &mut Plan, a: usize, b: usize) -> Vec<usize> {
+    for ks in plan.kernels_of.iter_mut() {
+        for k in ks.iter_mut() {
+            if *k == a {
+                *k = b;
+            }
+        }
+        ks.sort_unstable();
+        ks.dedup();
+    }
+    std::mem::take(&mut plan.kernels[a].roots)
 }
 
 /// Dependencies between scheduling units (kernels and standalone instructions).

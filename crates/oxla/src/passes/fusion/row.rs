@@ -6,7 +6,7 @@
 //! elementwise outputs while the row is still in cache, so softmax and layernorm
 //! read their input from memory once instead of once per pass.
 
-use super::{is_elementwise, unit_graph, users_of, Plan};
+use super::{absorb, is_elementwise, unit_graph, users_of, Plan};
 use crate::backend::interp::{simple_combiner, Combiner};
 use crate::hlo::ir::*;
 use crate::DType;
@@ -101,13 +101,12 @@ fn row_key(
 /// the reduced dims into an instruction evaluated at the row's elements).
 fn reads_at_own_row(
     comp: &Computation,
+    users: &[Vec<usize>],
     plan: &Plan,
-    a: usize,
-    b: usize,
+    (a, b): (usize, usize),
     key: &(Vec<usize>, usize),
 ) -> bool {
     let (in_dims, kept) = key;
-    let users = users_of(comp);
     let member = |i: usize| !plan.dead[i] && plan.kernels_of[i].contains(&b);
     // A row-shaped value: the kept dims, then dims of size 1 (keepdims).
     let row_shaped = |dims: &[usize]| {
@@ -169,6 +168,7 @@ pub(super) fn merge_row_kernels(module: &Module, comp: &Computation, plan: &mut 
     let is_result: Vec<bool> = (0..comp.instrs.len())
         .map(|i| comp.results.iter().any(|v| v.instr == i))
         .collect();
+    let users = users_of(comp);
     loop {
         let units = unit_graph(comp, plan);
         let mut merged = None;
@@ -190,25 +190,18 @@ pub(super) fn merge_row_kernels(module: &Module, comp: &Computation, plan: &mut 
                         .all(|&i| comp.instrs[i].shapes[0].dims == key.0),
                     _ => row_key(module, comp, plan, b).as_ref() == Some(&key),
                 };
-                if fits && !units.indirect_path(a, b) && reads_at_own_row(comp, plan, a, b, &key) {
+                if fits
+                    && !units.indirect_path(a, b)
+                    && reads_at_own_row(comp, &users, plan, (a, b), &key)
+                {
                     merged = Some((a, b));
                     break 'search;
                 }
             }
         }
         let Some((a, b)) = merged else { return };
-        let roots = std::mem::take(&mut plan.kernels[a].roots);
-        for ks in plan.kernels_of.iter_mut() {
-            for k in ks.iter_mut() {
-                if *k == a {
-                    *k = b;
-                }
-            }
-            ks.sort_unstable();
-            ks.dedup();
-        }
+        let roots = absorb(plan, a, b);
         // Roots of `a` read only inside the merged kernel stop being outputs.
-        let users = users_of(comp);
         let kernel = &mut plan.kernels[b];
         kernel.kind = FusionKind::Row;
         for r in roots {
