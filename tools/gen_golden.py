@@ -1851,6 +1851,62 @@ def topic_random():
     return c.cases
 
 
+def topic_random_grad():
+    """Implicit-reparameterization gradients: lax.random_gamma_grad on a grid of (a, x),
+    and grad of the gamma-based samplers with respect to their parameters."""
+    c = Cases()
+    jr = jax.random
+    f32, f64 = "float32", "float64"
+    # (a, x) pairs over both branches (series: x <= 1 or x <= a; continued fraction
+    # otherwise), tiny and huge values, and the edge cases x = 0, a <= 0, x < 0.
+    a_grid = [0.01, 0.05, 0.3, 0.5, 1.0, 1.0, 1.0, 2.5, 2.5, 2.5, 10.0, 10.0, 10.0, 30.0,
+              100.0, 100.0, 0.2, 3.0, 1.0, 0.0, -1.0, 2.0]
+    x_grid = [1e-30, 1e-3, 0.2, 2.0, 1e-8, 0.5, 3.0, 0.1, 2.5, 6.0, 8.0, 10.5, 15.0, 25.0,
+              95.0, 110.0, 40.0, 0.0, 1.1, 1.0, 1.0, -0.5]
+    for dt in (f32, f64):
+        c.add(f"random_gamma_grad_{dt}", "lax.random_gamma_grad", lax.random_gamma_grad,
+              (arr(a_grid, dt), arr(x_grid, dt)), x64=dt == f64)
+
+    def sample_grad(sampler, argnums):
+        def run(k, **kw):
+            params = [kw.pop(n) for n in argnums]
+
+            def total(*ps):
+                out = sampler(k, **dict(zip(argnums, ps)), **kw)
+                # A fixed weighting, so dirichlet's sum-to-one does not zero the gradient.
+                w = jnp.arange(1, out.size + 1, dtype=out.dtype).reshape(out.shape)
+                return (out * w).sum()
+            return jax.grad(total, argnums=tuple(range(len(params))))(*map(jnp.asarray, params))
+        return run
+
+    for seed in RANDOM_SEEDS:
+        key = random_key_data(seed)
+        t = f"s{seed}"
+        c.add(f"gamma_grad_{t}", "random.gamma", sample_grad(jr.gamma, ["a"]), (key,),
+              {"a": arr([0.3, 1.0, 4.0, 25.0], f32), "dtype": f32})
+        c.add(f"gamma_grad_f64_{t}", "random.gamma", sample_grad(jr.gamma, ["a"]), (key,),
+              {"a": arr([0.05, 2.0, 7.5], f64), "shape": (2, 3), "dtype": f64}, x64=True)
+        c.add(f"loggamma_grad_{t}", "random.loggamma", sample_grad(jr.loggamma, ["a"]),
+              (key,), {"a": arr([0.01, 0.5, 3.0], f32), "dtype": f32})
+        c.add(f"beta_grad_{t}", "random.beta", sample_grad(jr.beta, ["a", "b"]), (key,),
+              {"a": arr([0.5, 2.0, 4.0], f32), "b": arr([1.5, 0.7, 3.0], f32), "dtype": f32})
+        c.add(f"dirichlet_grad_{t}", "random.dirichlet", sample_grad(jr.dirichlet, ["alpha"]),
+              (key,), {"alpha": arr([0.5, 1.0, 2.0, 6.0], f32), "dtype": f32})
+        c.add(f"uniform_grad_{t}", "random.uniform", sample_grad(jr.uniform, ["minval", "maxval"]),
+              (key,), {"minval": arr([-1.0, 0.5], f32), "maxval": arr([2.0, 0.75], f32),
+                       "shape": (2,), "dtype": f32})
+        c.add(f"truncated_normal_grad_{t}", "random.truncated_normal",
+              sample_grad(jr.truncated_normal, ["lower", "upper"]), (key,),
+              {"lower": arr([-1.0, 0.0, -3.0], f32), "upper": arr([2.0, 1.5, 0.5], f32),
+               "shape": (3,), "dtype": f32})
+        c.add(f"mvn_grad_{t}", "random.multivariate_normal",
+              sample_grad(jr.multivariate_normal, ["mean", "cov"]), (key,),
+              {"mean": arr([1.0, -1.0, 0.5], f64),
+               "cov": arr([[2.0, 0.5, -0.3], [0.5, 1.0, 0.2], [-0.3, 0.2, 0.8]], f64),
+               "shape": (4,), "dtype": f64}, x64=True)
+    return c.cases
+
+
 TOPICS = [
     ("numpy_promotion.json", topic_promotion),
     ("numpy_intdiv.json", topic_intdiv),
@@ -1866,6 +1922,7 @@ TOPICS = [
     ("transforms.json", topic_transforms),
     ("control.json", topic_control),
     ("random.json", topic_random),
+    ("random_grad.json", topic_random_grad),
 ]
 
 # Topics whose files use their own format description.

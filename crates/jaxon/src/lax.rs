@@ -12,3 +12,4 @@ pub use crate::prim::reduce::*;
 pub use crate::prim::shape::*;
 pub use crate::prim::sort::*;
 pub use crate::prim::windowed::*;
+pub use crate::random::gamma_grad::random_gamma_grad;

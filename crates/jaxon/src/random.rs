@@ -21,6 +21,7 @@
 //! it with [`set_threefry_partitionable`] or [`PartitionableGuard`]. The flag is read
 //! when a function is traced: set it before the first call of a jitted function.
 
+pub(crate) mod gamma_grad;
 mod matrix;
 mod rejection;
 mod samplers;

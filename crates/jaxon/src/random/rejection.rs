@@ -94,9 +94,39 @@ fn gamma_one(key: &Array, alpha: &Array, log_space: bool) -> Array {
     }
 }
 
+/// Gamma(a) samples (or their logs) for `a` already of the output's shape, with JAX's
+/// derivative rule: the sample moves with `a` along its quantile (implicit
+/// reparameterization, [`lax::random_gamma_grad`]), so `grad` works through the
+/// rejection loops, which are never differentiated themselves.
+fn gamma_impl(key: &Array, a: &Array, log_space: bool) -> Array {
+    let draw = crate::custom_jvp(
+        move |(k, a): (Array, Array)| gamma_draw(&k, &a, log_space),
+        move |(k, a): (Array, Array), (_, a_dot): (Array, Array)| {
+            let out = gamma_draw(&k, &a, log_space);
+            let slope = sample_slope(&out, &a, log_space);
+            let tangent = lax::mul(&a_dot, &slope);
+            (out, tangent)
+        },
+    );
+    draw((key.clone(), a.clone()))
+}
+
+/// d(sample)/da of gamma samples `out` (their logs when `log_space`).
+fn sample_slope(out: &Array, a: &Array, log_space: bool) -> Array {
+    if !log_space {
+        return lax::random_gamma_grad(a, out);
+    }
+    // d log x = dx / x. exp(log x) may round to 0: use the smallest normal instead.
+    let x = lax::exp(out);
+    let (_, exponent) = out.dtype().float_bits().expect("a float dtype");
+    let tiny = 2f64.powi(2 - (1 << (exponent - 1)));
+    let x = lax::select(&lax::eq(&x, &full_as(&x, 0.0)), &full_as(&x, tiny), &x);
+    lax::div(&lax::random_gamma_grad(a, &x), &x)
+}
+
 /// JAX's `random_gamma` lowering: one key per element (`split(key, size)`), and
 /// `_gamma_one` vmapped over (keys, alphas).
-fn gamma_impl(key: &Array, a: &Array, log_space: bool) -> Array {
+fn gamma_draw(key: &Array, a: &Array, log_space: bool) -> Array {
     let shape = a.shape().to_vec();
     let n = a.size();
     if n == 0 {

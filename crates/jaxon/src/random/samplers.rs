@@ -144,13 +144,30 @@ pub(super) fn fma(a: &Array, b: &Array, c: &Array) -> Array {
 /// `lax::erf_inv`; f16/bf16 compute in f32 like XLA.
 fn erf_inv(x: &Array) -> Array {
     match x.dtype() {
-        DType::F32 => erf_inv_f32(x),
+        DType::F32 => erf_inv_f32_differentiable(x),
         DType::F16 | DType::BF16 => {
-            let y = erf_inv_f32(&lax::convert_element_type(x, DType::F32));
+            let y = erf_inv_f32_differentiable(&lax::convert_element_type(x, DType::F32));
             lax::convert_element_type(&y, x.dtype())
         }
         _ => lax::erf_inv(x),
     }
+}
+
+/// [`erf_inv_f32`] with `erf_inv`'s derivative, √π/2 · exp(erf_inv(x)²), instead of
+/// the derivative of the polynomial (whose unselected branch would give NaN).
+fn erf_inv_f32_differentiable(x: &Array) -> Array {
+    let f = crate::custom_jvp(
+        |x: Array| erf_inv_f32(&x),
+        |x: Array, t: Array| {
+            let y = erf_inv_f32(&x);
+            let slope = lax::mul(
+                &fconst(std::f64::consts::PI.sqrt() / 2.0, DType::F32),
+                &lax::exp(&lax::mul(&y, &y)),
+            );
+            (y, lax::mul(&t, &slope))
+        },
+    );
+    f(x.clone())
 }
 
 fn erf_inv_f32(x: &Array) -> Array {

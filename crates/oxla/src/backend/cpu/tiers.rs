@@ -6,20 +6,30 @@
 //! program. Both tiers compute bit-identical results (no fast-math: LLVM may not
 //! reorder float operations, and every reduction's order is fixed by the emitter).
 //!
-//! Tiering is opt-in (`OXLA_TIERED=1`): with it on, a test binary crashed at exit
-//! (SIGSEGV after all its tests passed) in about one CI run in three, cause not yet
-//! found; off, kernels are compiled fully before the first call. [`wait_for_background_compiles`] blocks until every submitted upgrade is
-//! done (benchmarks timing the steady state, tests checking the second tier).
+//! Tiering is on by default (`OXLA_TIERED=0` turns it off: kernels are then compiled
+//! fully before the first call). [`wait_for_background_compiles`] blocks until every
+//! submitted upgrade is done (benchmarks timing the steady state, tests checking the
+//! second tier).
+//!
+//! Exit is the delicate part. LLVM keeps function-local statics (SelectionDAG's
+//! value-type tables, for one) whose destructors are registered when first used, so
+//! a static first touched by a background compile is destroyed early in `exit`,
+//! while that compile may still be running: a crash at exit. So the exiting thread
+//! stops the upgrades before anything is destroyed: glibc's `exit` runs the exiting
+//! thread's thread-local destructors before any `atexit` handler or static
+//! destructor, and the main thread holds a thread-local [`ExitGuard`] (set up before
+//! `main`) whose destructor drops queued upgrades and waits for the one in flight.
+//! An `atexit` handler does the same for an exit from another thread.
 
 use super::jit::{JitCode, KernelFn};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 
-/// Whether kernels are compiled in two tiers (`OXLA_TIERED=1`; off by default).
+/// Whether kernels are compiled in two tiers (on unless `OXLA_TIERED=0`).
 pub fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var("OXLA_TIERED").is_ok_and(|v| v == "1"))
+    *ON.get_or_init(|| std::env::var("OXLA_TIERED").map_or(true, |v| v != "0"))
 }
 
 /// The kernel each kernel step of a program calls: first-tier code until the
@@ -116,6 +126,8 @@ pub fn submit(slots: &Arc<KernelSlots>, upgrade: Upgrade) {
         // SAFETY: `at_exit` is a plain `extern "C" fn()` that only touches the
         // queue's statics; registering it has no other effect.
         unsafe { atexit(at_exit) };
+        // Keeps the `.init_array` entry (and so the main thread's guard) linked.
+        std::hint::black_box(&INSTALL_EXIT_GUARD);
     }
     state.jobs.push_back((Arc::downgrade(slots), upgrade));
     q.changed.notify_all();
@@ -174,9 +186,9 @@ extern "C" {
     fn atexit(f: extern "C" fn()) -> i32;
 }
 
-/// At process exit, drops queued upgrades and waits for the one in flight: LLVM
-/// must not run while the process tears down its static objects.
-extern "C" fn at_exit() {
+/// Stops background compiles for good: drops queued upgrades and waits for the one in
+/// flight (LLVM must not run while the process tears down its static objects).
+fn stop_upgrades() {
     let q = queue();
     let mut state = lock(q);
     state.exiting = true;
@@ -186,3 +198,38 @@ extern "C" fn at_exit() {
         state = q.changed.wait(state).unwrap_or_else(|e| e.into_inner());
     }
 }
+
+/// At process exit from a thread without an [`ExitGuard`]: stops the upgrades. Runs
+/// after the static destructors registered later than it, so the main thread's
+/// guard is what makes exit safe; this is the fallback.
+extern "C" fn at_exit() {
+    stop_upgrades();
+}
+
+/// Held in a thread-local of the main thread; dropping it (the first thing `exit`
+/// does on that thread) stops the upgrades.
+struct ExitGuard;
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        stop_upgrades();
+    }
+}
+
+thread_local! {
+    static EXIT_GUARD: ExitGuard = const { ExitGuard };
+}
+
+/// Touches the main thread's guard, which registers its destructor.
+extern "C" fn install_exit_guard() {
+    EXIT_GUARD.with(|_| {});
+}
+
+/// Runs [`install_exit_guard`] on the main thread before `main`.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static INSTALL_EXIT_GUARD: extern "C" fn() = install_exit_guard;
+
+#[cfg(not(target_os = "linux"))]
+static INSTALL_EXIT_GUARD: extern "C" fn() = install_exit_guard;
