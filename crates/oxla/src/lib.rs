@@ -28,4 +28,4 @@ pub use hlo::ir::{
 };
 pub use literal::{Data, Literal, NativeType};
 pub use runtime::{default_client, Buffer, Client, Device, Executable};
-pub use shape::{dims_text, strides_of, Shape};
+pub use shape::{dims_text, same_dims, strides_of, Shape};

@@ -11,6 +11,13 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// `self == other`, written as a loop: shapes are short, and a call to `memcmp`
+    /// per comparison showed in the per-op dispatch profile.
+    #[inline]
+    pub fn same_as(&self, other: &Shape) -> bool {
+        self.dtype == other.dtype && same_dims(&self.dims, &other.dims)
+    }
+
     pub fn new(dtype: DType, dims: impl Into<Vec<usize>>) -> Shape {
         Shape {
             dtype,
@@ -70,4 +77,10 @@ impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", self.dtype, dims_text(&self.dims))
     }
+}
+
+/// `a == b` for dimension lists, without a `memcmp` call (see [`Shape::same_as`]).
+#[inline]
+pub fn same_dims(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }

@@ -238,3 +238,52 @@ fn repeated_transposed_rhs_gives_the_same_products() {
         }
     }
 }
+
+/// A program that is one kernel over its parameters runs without the step loop
+/// (`SingleKernel`): outputs in order, a parameter read twice, parameters in another
+/// order than the kernel's operands, and the interpreter's bits. A program that also
+/// returns a parameter, or returns the kernel's outputs out of order, takes the
+/// general path and agrees too.
+#[test]
+fn single_kernel_programs_match_the_interpreter() {
+    let n = 1000;
+    let xs: Vec<f32> = (0..n).map(|i| i as f32 * 0.37 - 100.0).collect();
+    let ys: Vec<f32> = (0..n).map(|i| (i % 17) as f32 - 8.0).collect();
+    let lits = [
+        Literal::from_vec(&[n], xs.clone()),
+        Literal::from_vec(&[n], ys.clone()),
+    ];
+    let client = Client::cpu();
+    for variant in 0..3 {
+        let mut b = Builder::new("single");
+        let x = b.parameter(Shape::new(DType::F32, [n]));
+        let y = b.parameter(Shape::new(DType::F32, [n]));
+        let yx = b.binary(BinaryOp::Sub, y, x);
+        let sq = b.binary(BinaryOp::Mul, x, x);
+        let outs = match variant {
+            0 => vec![yx, sq],
+            1 => vec![sq, yx, x],
+            _ => vec![sq, yx],
+        };
+        let m = b.finish(&outs);
+        let want = evaluate(&m, &lits).unwrap();
+        let exe = client.compile(m).unwrap();
+        let bufs: Vec<_> = lits
+            .iter()
+            .map(|l| client.buffer_from_literal(l.clone()))
+            .collect();
+        let refs: Vec<_> = bufs.iter().collect();
+        let got = exe.execute(&refs).unwrap();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(
+                g.literal().as_slice::<f32>().unwrap(),
+                w.as_slice::<f32>().unwrap(),
+                "variant {variant}"
+            );
+        }
+        // A second call reuses the pooled output buffers.
+        let again = exe.execute(&refs).unwrap();
+        assert_eq!(again[0].literal(), got[0].literal());
+    }
+}

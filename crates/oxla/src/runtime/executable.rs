@@ -32,7 +32,7 @@ impl Executable {
             )));
         }
         for (i, (p, a)) in params.iter().zip(args).enumerate() {
-            if p != a.shape() {
+            if !p.same_as(a.shape()) {
                 return Err(Error::InvalidArgument(format!(
                     "{}: argument {i} should be {p}, got {}",
                     self.module.name,

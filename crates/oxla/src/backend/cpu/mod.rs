@@ -55,6 +55,51 @@ enum Step {
     Interp,
 }
 
+/// While-loop iterations after which a program's first run submits its second-tier
+/// compile instead of waiting for the run to end.
+const LONG_RUN_ITERATIONS: usize = 256;
+
+/// An entry computation that is one kernel reading only parameters and returning its
+/// outputs in order (most eager ops): it runs without the step loop's bookkeeping.
+struct SingleKernel {
+    /// The kernel's instruction.
+    instr: usize,
+    /// The parameter number of each kernel operand.
+    params: Vec<usize>,
+}
+
+impl SingleKernel {
+    fn find(module: &Module, steps: &[Step], operands: &[Vec<Value>]) -> Option<SingleKernel> {
+        let comp = module.entry_computation();
+        let mut kernel = None;
+        for (i, step) in steps.iter().enumerate() {
+            match step {
+                Step::Param(_) => {}
+                Step::Kernel { .. } if kernel.is_none() => kernel = Some(i),
+                _ => return None,
+            }
+        }
+        let instr = kernel?;
+        let results_in_order = comp.results.len() == comp.instrs[instr].shapes.len()
+            && comp
+                .results
+                .iter()
+                .enumerate()
+                .all(|(k, v)| v.instr == instr && v.index == k);
+        if !results_in_order {
+            return None;
+        }
+        let params = operands[instr]
+            .iter()
+            .map(|v| match steps[v.instr] {
+                Step::Param(p) => Some(p),
+                _ => None,
+            })
+            .collect::<Option<Vec<usize>>>()?;
+        Some(SingleKernel { instr, params })
+    }
+}
+
 struct CpuProgram {
     module: Arc<Module>,
     /// Steps per computation (empty for computations that are never run as steps).
@@ -70,6 +115,12 @@ struct CpuProgram {
     /// list of a run (one allocation per run instead of one per instruction).
     value_base: Vec<Vec<usize>>,
     param_reads: Vec<Vec<usize>>,
+    /// Set when the entry computation is one kernel over its parameters.
+    single_kernel: Option<SingleKernel>,
+    /// The second-tier compile of first-tier kernels, submitted when the first run
+    /// ends, so that it does not compete with that run for the cores.
+    upgrade: std::sync::Mutex<Option<tiers::Upgrade>>,
+    upgrade_pending: std::sync::atomic::AtomicBool,
     pool: BufferPool,
     /// Time per step, when `OXLA_PROFILE=1`; printed when the program is dropped.
     profile: Option<StepProfile>,
@@ -385,12 +436,14 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
             base
         })
         .collect();
+    let entry = module.entry.0;
+    let single_kernel = SingleKernel::find(&module, &steps[entry], &operands[entry]);
     let module = Arc::new(module);
     let kernel_slots = Arc::new(kernels.slots);
-    if !kernels.upgrade.is_empty() {
-        upgrade_later(&kernel_slots, &module, kernels.upgrade);
-    }
+    let upgrade = (!kernels.upgrade.is_empty()).then(|| upgrade_job(&module, kernels.upgrade));
     Ok(CpuProgram {
+        upgrade_pending: std::sync::atomic::AtomicBool::new(upgrade.is_some()),
+        upgrade: std::sync::Mutex::new(upgrade),
         kernels: kernel_slots,
         operands,
         value_base,
@@ -398,6 +451,7 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
         steps,
         last_use,
         param_reads,
+        single_kernel,
         pool: BufferPool {
             buffers: std::sync::Mutex::new(Vec::new()),
         },
@@ -680,30 +734,25 @@ fn compile_missing(
 
 /// Queues the second-tier compile of the first-tier kernels `upgrade` (job and
 /// slot) of the program whose kernels are `slots`.
-fn upgrade_later(
-    slots: &Arc<tiers::KernelSlots>,
-    module: &Arc<Module>,
-    upgrade: Vec<(usize, KernelJob)>,
-) {
+/// The second-tier compile of the kernels `upgrade` (slot, job), for
+/// [`tiers::submit`].
+fn upgrade_job(module: &Arc<Module>, upgrade: Vec<(usize, KernelJob)>) -> tiers::Upgrade {
     let module = module.clone();
-    tiers::submit(
-        slots,
-        Box::new(move || {
-            let (slot_of, jobs): (Vec<usize>, Vec<KernelJob>) = upgrade.into_iter().unzip();
-            // On this thread: the program keeps the pool's threads meanwhile.
-            let mut found = vec![None; jobs.len()];
-            let (objects, _) = compile_missing(&module, &jobs, &mut found, Tier::Full, false)?;
-            let symbols: Vec<String> = jobs.iter().map(|j| j.symbol.clone()).collect();
-            let unique: Vec<&[u8]> = objects.iter().map(Vec::as_slice).collect();
-            let code = JitCode::link(&unique, &symbols)?;
-            let fns = slot_of
-                .iter()
-                .zip(&jobs)
-                .map(|(&slot, job)| (slot, code.kernels[&job.symbol]))
-                .collect();
-            Ok((code, fns))
-        }),
-    );
+    Box::new(move || {
+        let (slot_of, jobs): (Vec<usize>, Vec<KernelJob>) = upgrade.into_iter().unzip();
+        // On this thread: the program keeps the pool's threads meanwhile.
+        let mut found = vec![None; jobs.len()];
+        let (objects, _) = compile_missing(&module, &jobs, &mut found, Tier::Full, false)?;
+        let symbols: Vec<String> = jobs.iter().map(|j| j.symbol.clone()).collect();
+        let unique: Vec<&[u8]> = objects.iter().map(Vec::as_slice).collect();
+        let code = JitCode::link(&unique, &symbols)?;
+        let fns = slot_of
+            .iter()
+            .zip(&jobs)
+            .map(|(&slot, job)| (slot, code.kernels[&job.symbol]))
+            .collect();
+        Ok((code, fns))
+    })
 }
 
 /// Splits the kernels still to compile into about `threads` batches, balanced by
@@ -889,6 +938,67 @@ impl CpuProgram {
             .collect()
     }
 
+    fn run_entry(&self, args: &[&Buffer]) -> Result<Vec<Buffer>, Error> {
+        if let (Some(single), None) = (&self.single_kernel, &self.profile) {
+            return Ok(self.run_single_kernel(single, args));
+        }
+        let args: Vec<Arc<Literal>> = args.iter().map(|b| b.shared_literal()).collect();
+        let out = self
+            .run_computation(self.module.entry, args)
+            .map_err(Error::Runtime)?;
+        Ok(out.into_iter().map(|l| Buffer::from_shared(l, 0)).collect())
+    }
+
+    /// Queues the second-tier compile (once).
+    fn submit_upgrade(&self) {
+        self.upgrade_pending
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let job = self
+            .upgrade
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(job) = job {
+            tiers::submit(&self.kernels, job);
+        }
+    }
+
+    /// Runs a [`SingleKernel`] entry computation on `args` (checked by the caller).
+    fn run_single_kernel(&self, single: &SingleKernel, args: &[&Buffer]) -> Vec<Buffer> {
+        let instr = &self.module.entry_computation().instrs[single.instr];
+        let Step::Kernel {
+            slot,
+            elements,
+            work,
+        } = &self.steps[self.module.entry.0][single.instr]
+        else {
+            unreachable!("a single-kernel program's step is a kernel")
+        };
+        let mut outs: Vec<Literal> = instr.shapes.iter().map(|s| self.pool.take(s)).collect();
+        const ON_STACK: usize = 16;
+        let count = single.params.len() + outs.len();
+        let mut stack = [std::ptr::null_mut::<u8>(); ON_STACK];
+        let mut heap = Vec::new();
+        let ptrs: &mut [*mut u8] = if count <= ON_STACK {
+            &mut stack[..count]
+        } else {
+            heap.resize(count, std::ptr::null_mut());
+            &mut heap
+        };
+        let addresses = single
+            .params
+            .iter()
+            .map(|&p| args[p].literal().data().as_ptr() as *mut u8)
+            .chain(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
+        for (p, a) in ptrs.iter_mut().zip(addresses) {
+            *p = a;
+        }
+        run_kernel(self.kernels.get(*slot), &Pointers(ptrs), *elements, *work);
+        outs.into_iter()
+            .map(|o| Buffer::from_shared(self.pool.share(o), 0))
+            .collect()
+    }
+
     fn run_step(
         &self,
         step: &Step,
@@ -956,7 +1066,18 @@ impl CpuProgram {
             }
             Step::While { cond, body } => {
                 let mut state = x;
+                let mut iterations = 0usize;
                 loop {
+                    iterations += 1;
+                    // A long first run starts its second tier without waiting for the
+                    // end, so the rest of it runs the faster kernels.
+                    if iterations == LONG_RUN_ITERATIONS
+                        && self
+                            .upgrade_pending
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                    {
+                        self.submit_upgrade();
+                    }
                     let p = self.run_computation(*cond, state.clone())?;
                     let go = p[0]
                         .as_slice::<bool>()
@@ -1040,11 +1161,14 @@ fn update_slice(target: &mut Literal, update: &Literal, starts: &[i128]) -> Resu
 
 impl CompiledProgram for CpuProgram {
     fn run(&self, args: &[&Buffer]) -> Result<Vec<Buffer>, Error> {
-        let args: Vec<Arc<Literal>> = args.iter().map(|b| b.shared_literal()).collect();
-        let out = self
-            .run_computation(self.module.entry, args)
-            .map_err(Error::Runtime)?;
-        Ok(out.into_iter().map(|l| Buffer::from_shared(l, 0)).collect())
+        let out = self.run_entry(args);
+        if self
+            .upgrade_pending
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.submit_upgrade();
+        }
+        out
     }
 }
 
