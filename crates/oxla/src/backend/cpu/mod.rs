@@ -974,9 +974,28 @@ impl CpuProgram {
         else {
             unreachable!("a single-kernel program's step is a kernel")
         };
+        let inputs = single.params.iter().map(|&p| args[p].literal());
+        let outs = self.call_kernel(*slot, *elements, *work, instr, inputs);
+        outs.into_iter()
+            .map(|o| Buffer::from_shared(self.pool.share(o), 0))
+            .collect()
+    }
+
+    /// Runs the kernel in `slot` (of the fusion `instr`) on `inputs`, into fresh
+    /// (pooled) outputs of `instr`'s shapes.
+    fn call_kernel<'l>(
+        &self,
+        slot: usize,
+        elements: usize,
+        work: usize,
+        instr: &Instr,
+        inputs: impl ExactSizeIterator<Item = &'l Literal>,
+    ) -> Vec<Literal> {
         let mut outs: Vec<Literal> = instr.shapes.iter().map(|s| self.pool.take(s)).collect();
+        // The pointer list on the stack for all but the widest kernels (one
+        // allocation less per kernel call).
         const ON_STACK: usize = 16;
-        let count = single.params.len() + outs.len();
+        let count = inputs.len() + outs.len();
         let mut stack = [std::ptr::null_mut::<u8>(); ON_STACK];
         let mut heap = Vec::new();
         let ptrs: &mut [*mut u8] = if count <= ON_STACK {
@@ -985,18 +1004,14 @@ impl CpuProgram {
             heap.resize(count, std::ptr::null_mut());
             &mut heap
         };
-        let addresses = single
-            .params
-            .iter()
-            .map(|&p| args[p].literal().data().as_ptr() as *mut u8)
+        let addresses = inputs
+            .map(|l| l.data().as_ptr() as *mut u8)
             .chain(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
         for (p, a) in ptrs.iter_mut().zip(addresses) {
             *p = a;
         }
-        run_kernel(self.kernels.get(*slot), &Pointers(ptrs), *elements, *work);
-        outs.into_iter()
-            .map(|o| Buffer::from_shared(self.pool.share(o), 0))
-            .collect()
+        run_kernel(self.kernels.get(slot), &Pointers(ptrs), elements, work);
+        outs
     }
 
     fn run_step(
@@ -1013,28 +1028,8 @@ impl CpuProgram {
                 elements,
                 work,
             } => {
-                let mut outs: Vec<Literal> =
-                    instr.shapes.iter().map(|s| self.pool.take(s)).collect();
-                // The pointer list on the stack for all but the widest kernels (one
-                // allocation less per kernel call).
-                const ON_STACK: usize = 16;
-                let count = x.len() + outs.len();
-                let mut stack = [std::ptr::null_mut::<u8>(); ON_STACK];
-                let mut heap = Vec::new();
-                let ptrs: &mut [*mut u8] = if count <= ON_STACK {
-                    &mut stack[..count]
-                } else {
-                    heap.resize(count, std::ptr::null_mut());
-                    &mut heap
-                };
-                let addresses = x
-                    .iter()
-                    .map(|l| l.data().as_ptr() as *mut u8)
-                    .chain(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
-                for (p, a) in ptrs.iter_mut().zip(addresses) {
-                    *p = a;
-                }
-                run_kernel(self.kernels.get(*slot), &Pointers(ptrs), *elements, *work);
+                let inputs = x.iter().map(|l| &**l);
+                let outs = self.call_kernel(*slot, *elements, *work, instr, inputs);
                 Ok(outs.into_iter().map(|o| self.pool.share(o)).collect())
             }
             Step::Dot(plan) => {
