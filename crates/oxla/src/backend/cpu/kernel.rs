@@ -134,11 +134,25 @@ fn prologue<'ctx>(el: &Elemental<'_, 'ctx>, name: &str, comp: &Computation) -> R
         ptrs.push(p);
     }
     let outs = ptrs.split_off(nparams);
+    // A 0-d parameter (a dynamic_slice start, a scalar operand) is read once here:
+    // the loops cannot hoist its load themselves, as outputs might alias it for all
+    // LLVM knows, and a load in the loop keeps a contiguous copy from vectorizing.
+    let params = ptrs
+        .into_iter()
+        .zip(&comp.params)
+        .map(|(p, shape)| {
+            Ok(if shape.dims.is_empty() {
+                ParamSource::Scalar(el.load(p, shape.dtype, el.c64(0))?)
+            } else {
+                ParamSource::Buffer(p)
+            })
+        })
+        .collect::<R<Vec<_>>>()?;
     Ok(Prologue {
         f,
         start,
         end,
-        params: ptrs.into_iter().map(ParamSource::Buffer).collect(),
+        params,
         outs,
     })
 }
