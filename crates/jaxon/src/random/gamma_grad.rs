@@ -17,7 +17,8 @@
 //! 2000 steps), element by element, as a `while_loop`: it works eagerly, under `jit`
 //! and under `vmap`.
 
-use super::samplers::fconst;
+use super::rejection::any;
+use super::samplers::{fconst, float_layout};
 use crate::array::Array;
 use crate::error::user_error;
 use crate::lax;
@@ -90,14 +91,7 @@ fn gamma_grad(a: &Array, x: &Array) -> Array {
 
 /// The spacing of `dt`'s floats at 1.
 fn epsilon(dt: DType) -> f64 {
-    let (mantissa, _) = dt.float_bits().expect("a float dtype");
-    2f64.powi(-(mantissa as i32))
-}
-
-/// Whether any element of a bool array is set (a 0-d bool).
-fn any(mask: &Array) -> Array {
-    let axes: Vec<usize> = (0..mask.ndim()).collect();
-    lax::reduce_or(mask, &axes)
+    2f64.powi(-(float_layout("random_gamma_grad", dt).1 as i32))
 }
 
 /// `state` with each field replaced by `new`'s where `mask` is set.

@@ -3,7 +3,7 @@
 //! generalized_normal, ball and poisson (Knuth / Hörmann's transformed rejection).
 //! The loops are `lax::while_loop`s, so they run eagerly, under jit and under vmap.
 
-use super::samplers::{fconst, float_layout, fma, normal_impl, to_shape, uniform_scalar};
+use super::samplers::{fconst, float_layout, fma, normal_impl, tiny, to_shape, uniform_scalar};
 use super::{int_const, key_words, split, split2};
 use crate::array::Array;
 use crate::error::user_error;
@@ -118,9 +118,8 @@ fn sample_slope(out: &Array, a: &Array, log_space: bool) -> Array {
     }
     // d log x = dx / x. exp(log x) may round to 0: use the smallest normal instead.
     let x = lax::exp(out);
-    let (_, exponent) = out.dtype().float_bits().expect("a float dtype");
-    let tiny = 2f64.powi(2 - (1 << (exponent - 1)));
-    let x = lax::select(&lax::eq(&x, &full_as(&x, 0.0)), &full_as(&x, tiny), &x);
+    let smallest = full_as(&x, tiny(x.dtype()));
+    let x = lax::select(&lax::eq(&x, &full_as(&x, 0.0)), &smallest, &x);
     lax::div(&lax::random_gamma_grad(a, &x), &x)
 }
 
@@ -302,7 +301,7 @@ pub fn ball(key: &Array, d: usize, p: f64, shape: &[usize], dtype: DType) -> Arr
 // ---- poisson ----------------------------------------------------------------------------
 
 /// `reduce_or` over all axes.
-fn any(x: &Array) -> Array {
+pub(super) fn any(x: &Array) -> Array {
     let axes: Vec<usize> = (0..x.ndim()).collect();
     lax::reduce_or(x, &axes)
 }
