@@ -5,8 +5,7 @@
 mod common;
 
 use oxla::backend::cpu::optimized_module;
-use oxla::backend::interp::evaluate;
-use oxla::{BinaryOp, Builder, Client, DType, FusionKind, Literal, Module, Op, Shape, UnaryOp};
+use oxla::{BinaryOp, Builder, DType, FusionKind, Literal, Module, Op, Shape, UnaryOp};
 
 /// The fusion kinds of the optimized module's entry computation.
 fn kinds(m: &Module) -> Vec<FusionKind> {
@@ -21,77 +20,40 @@ fn kinds(m: &Module) -> Vec<FusionKind> {
         .collect()
 }
 
-/// Runs `m` on the CPU backend and in the interpreter; compares every result
-/// within `rel` (NaNs must match).
-fn check(m: Module, args: &[Literal], rel: f64) {
-    let want = evaluate(&m, args).expect("interpreter");
-    let client = Client::cpu();
-    let exe = client.compile(m).expect("compile");
-    let bufs: Vec<_> = args
-        .iter()
-        .map(|a| client.buffer_from_literal(a.clone()))
-        .collect();
-    let refs: Vec<_> = bufs.iter().collect();
-    let got = exe.execute(&refs).expect("run");
-    assert_eq!(got.len(), want.len());
-    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-        let g = g.literal();
-        assert_eq!(g.shape(), w.shape(), "result {k}");
-        common::assert_close(
-            &common::f64s(g),
-            &common::f64s(w),
-            rel,
-            &format!("result {k}"),
-        );
-    }
-}
-
-fn input(dtype: DType, dims: &[usize], seed: usize) -> Literal {
-    let n: usize = dims.iter().product();
-    let v: Vec<f64> = (0..n)
-        .map(|i| (((i + seed) * 7919) % 1009) as f64 / 97.0 - 5.0)
-        .collect();
-    common::lit(dtype, dims, &v)
-}
-
 #[test]
 fn softmax_rows_of_many_lengths_form_one_row_kernel() {
-    // Lengths that are and are not multiples of the kernel's 64 lanes.
-    for cols in [64, 100, 1000, 4099] {
-        let rows = 19;
+    // Lengths that are and are not multiples of the kernel's 64 lanes. The last
+    // two are large enough (8 MiB) for a streamed output: the exp is spilled into a
+    // row buffer on the stack (4100 columns), or into the output itself (80 KB
+    // rows); every pass after the first prefetches a share of the next row.
+    for (rows, cols) in [
+        (19, 64),
+        (19, 100),
+        (19, 1000),
+        (19, 4099),
+        (520, 4100),
+        (110, 20_000),
+    ] {
         let mut b = Builder::new("softmax");
         let x = b.parameter(Shape::new(DType::F32, [rows, cols]));
         let out = common::softmax_rows(&mut b, x, rows, cols);
         let m = b.finish(&[out]);
         assert_eq!(kinds(&m), [FusionKind::Row], "cols {cols}");
-        check(m, &[input(DType::F32, &[rows, cols], cols)], 2e-6);
+        common::check_cpu(m, &[common::ramp(DType::F32, &[rows, cols], cols)], 2e-6);
     }
 }
 
 /// Mean and variance (two stages, f64, keepdims reshapes in between), normalized.
 #[test]
 fn two_stage_f64_layernorm_matches() {
-    let (rows, cols) = (33, 257);
+    // The second size streams its output. x - mean cancels, and the kernel sums
+    // in a different order than the interpreter.
     let d = DType::F64;
-    let mut b = Builder::new("layernorm");
-    let x = b.parameter(Shape::new(d, [rows, cols]));
-    let zero = b.constant_f64(d, 0.0);
-    let add = b.scalar_binary_region(BinaryOp::Add, d);
-    let n = b.full_f64(&Shape::new(d, [rows]), cols as f64);
-    let sum = b.reduce(&[x], &[zero], &[1], add);
-    let mean = b.binary(BinaryOp::Div, sum[0], n);
-    let mean = b.reshape(mean, &[rows, 1]);
-    let meanb = b.broadcast_in_dim(mean, &[rows, cols], &[0, 1]);
-    let c = b.binary(BinaryOp::Sub, x, meanb);
-    let c2 = b.binary(BinaryOp::Mul, c, c);
-    let ss = b.reduce(&[c2], &[zero], &[1], add);
-    let var = b.binary(BinaryOp::Div, ss[0], n);
-    let inv = b.unary(UnaryOp::Rsqrt, var);
-    let invb = b.broadcast_in_dim(inv, &[rows, cols], &[0]);
-    let out = b.binary(BinaryOp::Mul, c, invb);
-    let m = b.finish(&[out]);
-    assert_eq!(kinds(&m), [FusionKind::Row]);
-    check(m, &[input(d, &[rows, cols], 3)], 1e-12);
+    for (rows, cols, rel) in [(33, 257, 1e-12), (513, 4096, 1e-10)] {
+        let m = common::layernorm_rows(d, rows, cols);
+        assert_eq!(kinds(&m), [FusionKind::Row]);
+        common::check_cpu(m, &[common::ramp(d, &[rows, cols], 3)], rel);
+    }
 }
 
 /// Max, min and product of a row in one stage; the max is also a result of its
@@ -125,7 +87,7 @@ fn sibling_reductions_and_a_row_shaped_output() {
     let out = b.binary(BinaryOp::Mul, unit, prodb);
     let m = b.finish(&[out, hi[0]]);
     assert_eq!(kinds(&m), [FusionKind::Row]);
-    check(m, &[input(d, &[rows, cols], 5)], 4e-6);
+    common::check_cpu(m, &[common::ramp(d, &[rows, cols], 5)], 4e-6);
 }
 
 /// NaN and infinities inside rows propagate as in the interpreter.
@@ -142,7 +104,7 @@ fn nan_and_infinity_rows() {
     let out = common::softmax_rows(&mut b, x, rows, cols);
     let m = b.finish(&[out]);
     assert_eq!(kinds(&m), [FusionKind::Row]);
-    check(m, &[common::lit(DType::F32, &[rows, cols], &v)], 2e-6);
+    common::check_cpu(m, &[common::lit(DType::F32, &[rows, cols], &v)], 2e-6);
 }
 
 /// Two kept dims and two reduced dims: rows are the leading pair.
@@ -160,7 +122,7 @@ fn rank_four_rows() {
     let out = b.binary(BinaryOp::Div, sq, sb);
     let m = b.finish(&[out]);
     assert_eq!(kinds(&m), [FusionKind::Row]);
-    check(m, &[input(d, &dims, 7)], 2e-6);
+    common::check_cpu(m, &[common::ramp(d, &dims, 7)], 2e-6);
 }
 
 /// A consumer that reads the reduction at another row (reversed rows) cannot
@@ -179,7 +141,7 @@ fn reading_another_rows_total_keeps_separate_kernels() {
     let out = b.binary(BinaryOp::Sub, x, sb);
     let m = b.finish(&[out]);
     assert!(!kinds(&m).contains(&FusionKind::Row), "{:?}", kinds(&m));
-    check(m, &[input(d, &[rows, cols], 11)], 2e-6);
+    common::check_cpu(m, &[common::ramp(d, &[rows, cols], 11)], 2e-6);
 }
 
 /// Too few rows to share among cores, or rows too long to stay in cache: the
@@ -222,6 +184,160 @@ fn a_stored_reduce_operand_feeds_two_outputs() {
         let outs = if swap { [twice, soft] } else { [soft, twice] };
         let m = b.finish(&outs);
         assert_eq!(kinds(&m), [FusionKind::Row]);
-        check(m, &[input(d, &[rows, cols], 13)], 2e-6);
+        common::check_cpu(m, &[common::ramp(d, &[rows, cols], 13)], 2e-6);
     }
+}
+
+/// Divisors for the division test: ordinary values, the ends of the range where
+/// the kernel divides without a divide, subnormals, zeros, infinities and NaN.
+fn divisors_f64(max_exp: i32) -> Vec<f64> {
+    let p = |e: i32| 2f64.powi(e);
+    let mut v = vec![
+        1.0,
+        3.0,
+        -7.5,
+        0.1,
+        1e-30,
+        -1e30,
+        0.0,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        1.000_000_1,
+        -0.999_999_9,
+    ];
+    for e in [max_exp - 3, max_exp - 2, max_exp - 1, max_exp] {
+        v.push(p(e) * 1.5);
+        v.push(-p(-e) * 1.25);
+        v.push(p(e));
+        v.push(p(-e));
+    }
+    v
+}
+
+/// `x / broadcast(max(y))` in a row kernel, with `y`'s rows constant: the
+/// quotient must be IEEE division's, bit for bit, for every kind of operand
+/// (NaNs only need to be NaN).
+fn division_case<T: oxla::NativeType + Copy>(
+    d: DType,
+    divisors: &[T],
+    numerators: &[T],
+    is_nan: fn(T) -> bool,
+    bits: fn(T) -> u64,
+) {
+    let rows = divisors.len();
+    let cols = numerators.len();
+    let mut b = Builder::new("divide");
+    let x = b.parameter(Shape::new(d, [rows, cols]));
+    let y = b.parameter(Shape::new(d, [rows, cols]));
+    let ninf = b.constant_f64(d, f64::NEG_INFINITY);
+    let maxr = b.scalar_binary_region(BinaryOp::Max, d);
+    let m = b.reduce(&[y], &[ninf], &[1], maxr);
+    let mb = b.broadcast_in_dim(m[0], &[rows, cols], &[0]);
+    let q = b.binary(BinaryOp::Div, x, mb);
+    let module = b.finish(&[q]);
+    assert_eq!(kinds(&module), [FusionKind::Row]);
+    let xs: Vec<T> = (0..rows).flat_map(|_| numerators.iter().copied()).collect();
+    let ys: Vec<T> = divisors
+        .iter()
+        .flat_map(|&v| std::iter::repeat_n(v, cols))
+        .collect();
+    let args = [
+        Literal::from_vec(&[rows, cols], xs),
+        Literal::from_vec(&[rows, cols], ys),
+    ];
+    let want = oxla::backend::interp::evaluate(&module, &args).expect("interpreter");
+    let client = oxla::Client::cpu();
+    let exe = client.compile(module).expect("compile");
+    let bufs: Vec<_> = args
+        .iter()
+        .map(|a| client.buffer_from_literal(a.clone()))
+        .collect();
+    let got = exe.execute(&bufs.iter().collect::<Vec<_>>()).expect("run");
+    let g = got[0].literal();
+    let (g, w) = (g.as_slice::<T>().unwrap(), want[0].as_slice::<T>().unwrap());
+    for (i, (&g, &w)) in g.iter().zip(w).enumerate() {
+        let ok = if is_nan(w) {
+            is_nan(g)
+        } else {
+            bits(g) == bits(w)
+        };
+        assert!(
+            ok,
+            "{d:?} element {i} (row {}): got {:#x}, want {:#x}",
+            i / cols,
+            bits(g),
+            bits(w)
+        );
+    }
+}
+
+/// Random bit patterns (every exponent, subnormals included) and special values,
+/// 1000 of them: several chunks of the row kernel's last pass.
+fn numerator_bits(seed: u64, width: u32) -> Vec<u64> {
+    let mut state = seed;
+    (0..1000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state >> (64 - width)
+        })
+        .collect()
+}
+
+#[test]
+fn division_by_row_totals_is_exact() {
+    let specials32 = [
+        0.0f32,
+        -0.0,
+        1.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        1e-40,
+        -1e-45,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+    ];
+    let mut n32: Vec<f32> = numerator_bits(7, 32)
+        .into_iter()
+        .map(|b| f32::from_bits(b as u32))
+        .collect();
+    n32[..specials32.len()].copy_from_slice(&specials32);
+    // Ordinary magnitudes too, where the fast path is taken.
+    for (i, v) in n32.iter_mut().enumerate().skip(500) {
+        *v = ((i * 7919) % 1009) as f32 / 97.0 - 5.0;
+    }
+    let d32: Vec<f32> = divisors_f64(126).into_iter().map(|v| v as f32).collect();
+    division_case(DType::F32, &d32, &n32, f32::is_nan, |v| v.to_bits() as u64);
+
+    let specials64 = [
+        0.0f64,
+        -0.0,
+        1.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        1e-310,
+        -5e-324,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+    ];
+    let mut n64: Vec<f64> = numerator_bits(11, 64)
+        .into_iter()
+        .map(f64::from_bits)
+        .collect();
+    n64[..specials64.len()].copy_from_slice(&specials64);
+    for (i, v) in n64.iter_mut().enumerate().skip(500) {
+        *v = ((i * 7919) % 1009) as f64 / 97.0 - 5.0;
+    }
+    division_case(
+        DType::F64,
+        &divisors_f64(1022),
+        &n64,
+        f64::is_nan,
+        f64::to_bits,
+    );
 }

@@ -48,6 +48,10 @@ pub enum ParamSource<'ctx> {
     Scalar(BasicValueEnum<'ctx>),
 }
 
+/// Where a spilled value lives: buffer, dtype, and the linear index of the
+/// buffer's first element (`None`: 0).
+type Spilled<'ctx> = (PointerValue<'ctx>, DType, Option<IntValue<'ctx>>);
+
 /// Emits element computations into the current insertion point of `builder`.
 pub struct Elemental<'a, 'ctx> {
     pub context: &'ctx Context,
@@ -58,7 +62,7 @@ pub struct Elemental<'a, 'ctx> {
     /// Values fixed for the rest of the emission, whatever the index (see `pin`).
     pinned: HashMap<(usize, usize, usize), BasicValueEnum<'ctx>>,
     /// Values already stored in a buffer at their own linear index (see `spill`).
-    spilled: HashMap<(usize, usize, usize), (PointerValue<'ctx>, DType)>,
+    spilled: HashMap<(usize, usize, usize), Spilled<'ctx>>,
     next_id: usize,
 }
 
@@ -92,10 +96,18 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
     /// Makes `v` of `comp` load from `ptr` (a buffer of dtype `d` holding `v` at the
     /// linear index of each of its elements) until [`Self::unpin_all`]: a row
     /// kernel stores an expensive reduce operand while folding it and reads it back
-    /// for the elementwise outputs instead of recomputing it.
-    pub fn spill(&mut self, comp: &Computation, v: Value, ptr: PointerValue<'ctx>, d: DType) {
+    /// for the elementwise outputs instead of recomputing it. With a `base`, the
+    /// buffer holds only the elements from linear index `base` on (one row).
+    pub fn spill(
+        &mut self,
+        comp: &Computation,
+        v: Value,
+        ptr: PointerValue<'ctx>,
+        d: DType,
+        base: Option<IntValue<'ctx>>,
+    ) {
         let key = (comp as *const Computation as usize, v.instr, v.index);
-        self.spilled.insert(key, (ptr, d));
+        self.spilled.insert(key, (ptr, d, base));
     }
 
     /// Forgets every pinned and spilled value.
@@ -249,6 +261,27 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
         let p = unsafe { bld(self.builder.build_in_bounds_gep(st, ptr, &[linear], "p"))? };
         let raw = self.to_storage(v, d)?;
         bld(self.builder.build_store(p, raw))?;
+        Ok(())
+    }
+
+    /// Asks the cache for element `linear` of a buffer of dtype `d` (`write`: the
+    /// line will be stored to). A hint: it never faults, so the index may run past
+    /// the buffer.
+    pub fn prefetch(
+        &self,
+        ptr: PointerValue<'ctx>,
+        d: DType,
+        linear: IntValue<'ctx>,
+        write: bool,
+    ) -> R<()> {
+        let st = self.storage_type(d);
+        // SAFETY: a plain (not in-bounds) address computation; nothing dereferences it.
+        let p = unsafe { bld(self.builder.build_gep(st, ptr, &[linear], "pf"))? };
+        let f = self.intrinsic("llvm.prefetch", &[self.ptr_type().into()])?;
+        let i32c = |v: u64| self.context.i32_type().const_int(v, false).into();
+        // Locality 2 (keep in L2 and up) and the data cache.
+        let args = [p.into(), i32c(write as u64), i32c(2), i32c(1)];
+        bld(self.builder.build_call(f, &args, ""))?;
         Ok(())
     }
 
@@ -509,7 +542,11 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             return Ok(x);
         }
         let out = match self.spilled.get(&(key.0, key.1, key.2)) {
-            Some(&(ptr, d)) => self.load(ptr, d, idx.linear)?,
+            Some(&(ptr, d, None)) => self.load(ptr, d, idx.linear)?,
+            Some(&(ptr, d, Some(base))) => {
+                let at = bld(self.builder.build_int_nuw_sub(idx.linear, base, "inrow"))?;
+                self.load(ptr, d, at)?
+            }
             None => self.compute(comp, params, v, idx)?,
         };
         self.memo.insert(key, out);

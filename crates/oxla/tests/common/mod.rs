@@ -107,6 +107,35 @@ pub fn run(module: Module, args: &[Literal]) -> Vec<Literal> {
     direct
 }
 
+/// Runs `m` on the CPU backend and in the interpreter; compares every result
+/// within `rel` (NaNs must match).
+pub fn check_cpu(m: Module, args: &[Literal], rel: f64) {
+    let want = evaluate(&m, args).expect("interpreter");
+    let client = Client::cpu();
+    let exe = client.compile(m).expect("compile");
+    let bufs: Vec<_> = args
+        .iter()
+        .map(|a| client.buffer_from_literal(a.clone()))
+        .collect();
+    let refs: Vec<_> = bufs.iter().collect();
+    let got = exe.execute(&refs).expect("run");
+    assert_eq!(got.len(), want.len());
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        let g = g.literal();
+        assert_eq!(g.shape(), w.shape(), "result {k}");
+        assert_close(&f64s(g), &f64s(w), rel, &format!("result {k}"));
+    }
+}
+
+/// A deterministic sawtooth in [-5, 5.4] of `dims`, shifted by `seed`.
+pub fn ramp(dtype: DType, dims: &[usize], seed: usize) -> Literal {
+    let n: usize = dims.iter().product();
+    let v: Vec<f64> = (0..n)
+        .map(|i| (((i + seed) * 7919) % 1009) as f64 / 97.0 - 5.0)
+        .collect();
+    lit(dtype, dims, &v)
+}
+
 /// Relative tolerance suited to a float dtype.
 pub fn tol(dtype: DType) -> f64 {
     match dtype {
@@ -152,4 +181,27 @@ pub fn softmax_rows(
     let s = b.reduce(&[e], &[zero], &[1], addr);
     let sb = b.broadcast_in_dim(s[0], &[rows, cols], &[0]);
     b.binary(BinaryOp::Div, e, sb)
+}
+
+/// Row layernorm of a `[rows, cols]` parameter: mean and variance (two reduction
+/// stages, keepdims reshapes in between), then `(x - mean) * rsqrt(var)`.
+pub fn layernorm_rows(d: DType, rows: usize, cols: usize) -> Module {
+    use oxla::{BinaryOp, Builder, Shape, UnaryOp};
+    let mut b = Builder::new("layernorm");
+    let x = b.parameter(Shape::new(d, [rows, cols]));
+    let zero = b.constant_f64(d, 0.0);
+    let add = b.scalar_binary_region(BinaryOp::Add, d);
+    let n = b.full_f64(&Shape::new(d, [rows]), cols as f64);
+    let sum = b.reduce(&[x], &[zero], &[1], add);
+    let mean = b.binary(BinaryOp::Div, sum[0], n);
+    let mean = b.reshape(mean, &[rows, 1]);
+    let meanb = b.broadcast_in_dim(mean, &[rows, cols], &[0, 1]);
+    let c = b.binary(BinaryOp::Sub, x, meanb);
+    let c2 = b.binary(BinaryOp::Mul, c, c);
+    let ss = b.reduce(&[c2], &[zero], &[1], add);
+    let var = b.binary(BinaryOp::Div, ss[0], n);
+    let inv = b.unary(UnaryOp::Rsqrt, var);
+    let invb = b.broadcast_in_dim(inv, &[rows, cols], &[0]);
+    let out = b.binary(BinaryOp::Mul, c, invb);
+    b.finish(&[out])
 }

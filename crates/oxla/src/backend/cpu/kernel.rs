@@ -5,6 +5,7 @@
 //! range of output elements (linear, row-major), so the runtime can split the work
 //! across threads.
 
+use super::stores::{self, Output};
 use crate::codegen::elemental::{Elemental, Idx, ParamSource, R};
 use crate::hlo::ir::*;
 use crate::DType;
@@ -14,7 +15,7 @@ use inkwell::values::{
 };
 use inkwell::IntPredicate;
 
-fn bld<T>(r: Result<T, inkwell::builder::BuilderError>) -> R<T> {
+pub(super) fn bld<T>(r: Result<T, inkwell::builder::BuilderError>) -> R<T> {
     r.map_err(|e| format!("llvm builder: {e}"))
 }
 
@@ -28,15 +29,15 @@ pub struct KernelInfo {
 }
 
 /// A counted loop `for i in lo..hi` with extra loop-carried values.
-struct Loop<'ctx> {
-    index: IntValue<'ctx>,
+pub(super) struct Loop<'ctx> {
+    pub index: IntValue<'ctx>,
     carried: Vec<PhiValue<'ctx>>,
     header: BasicBlock<'ctx>,
     exit: BasicBlock<'ctx>,
     phi: PhiValue<'ctx>,
 }
 
-fn begin_loop<'ctx>(
+pub(super) fn begin_loop<'ctx>(
     el: &Elemental<'_, 'ctx>,
     f: FunctionValue<'ctx>,
     lo: IntValue<'ctx>,
@@ -72,7 +73,7 @@ fn begin_loop<'ctx>(
     })
 }
 
-fn end_loop<'ctx>(
+pub(super) fn end_loop<'ctx>(
     el: &Elemental<'_, 'ctx>,
     l: &Loop<'ctx>,
     step: IntValue<'ctx>,
@@ -203,28 +204,50 @@ pub fn emit_loop_kernel(
     let fits = bld(b.build_int_compare(IntPredicate::SLT, remaining, el.c64(row_len), "fits"))?;
     let col_end = bld(b.build_select(fits, remaining, el.c64(row_len), "colend"))?.into_int_value();
     let outer = el.idx_from_linear(&outer_dims, row)?;
-    let inner = begin_loop(el, f, col0, col_end, &[])?;
-    let mut multi = outer.multi.clone();
-    if rank > 0 {
-        multi.push(inner.index);
-    }
-    let linear = bld(el.builder.build_int_nuw_add(base, inner.index, "l"))?;
-    let idx = Idx {
-        id: usize::MAX - 1,
-        multi,
-        linear,
-    };
-    for (k, &r) in comp.results.iter().enumerate() {
-        let v = el.value(comp, &params, r, &idx)?;
-        el.store(outs[k], comp.shape(r).dtype, linear, v)?;
-    }
-    end_loop(el, &inner, el.c64(1), &[])?;
-    el.clear_memo();
+    // Streaming stores need rows long enough for whole chunks.
+    let long_rows = row_len as usize >= 2 * stores::CHUNK;
+    let outputs: Vec<Output> = outs
+        .iter()
+        .zip(&comp.results)
+        .map(|(&ptr, &r)| {
+            let dtype = comp.shape(r).dtype;
+            Output {
+                ptr,
+                dtype,
+                stream: long_rows && stores::stream_output(elements, dtype),
+            }
+        })
+        .collect();
+    stores::emit_output_loop(
+        el,
+        f,
+        (col0, col_end),
+        base,
+        &outputs,
+        None,
+        &mut |el, pos| {
+            let mut multi = outer.multi.clone();
+            if rank > 0 {
+                multi.push(pos);
+            }
+            let linear = bld(el.builder.build_int_nuw_add(base, pos, "l"))?;
+            let idx = Idx {
+                id: usize::MAX - 1,
+                multi,
+                linear,
+            };
+            comp.results
+                .iter()
+                .map(|&r| el.value(comp, &params, r, &idx))
+                .collect()
+        },
+    )?;
     let latch = el.builder.get_insert_block().expect("positioned");
     let next = bld(el.builder.build_int_nuw_add(base, el.c64(row_len), "next"))?;
     lin_phi.add_incoming(&[(&next, latch)]);
     bld(el.builder.build_unconditional_branch(header))?;
     el.builder.position_at_end(exit);
+    stores::fence_streams(el, &outputs)?;
     bld(el.builder.build_return(None))?;
     Ok(KernelInfo {
         elements,
@@ -431,13 +454,167 @@ fn row_spills(comp: &Computation, in_dims: &[usize]) -> std::collections::HashMa
     spills
 }
 
+/// The row-shaped buffers of a row kernel, to prefetch the next row from while a
+/// later pass works on the current one (from cache). Without it the memory sits
+/// idle during those passes: the hardware prefetchers do not run ahead across
+/// the page boundaries of a long row.
+struct NextRow<'ctx> {
+    /// Buffer, dtype, and whether the kernel stores to it.
+    buffers: Vec<(PointerValue<'ctx>, DType, bool)>,
+    /// Elements per row.
+    count: usize,
+    /// Which of how many passes shares out the prefetching (see `share`).
+    pass: usize,
+    passes: usize,
+}
+
+/// Where a row fold stores its reduce operand for the last pass to read back.
+#[derive(Clone, Copy)]
+struct Spill<'ctx> {
+    ptr: PointerValue<'ctx>,
+    /// A one-row buffer (indexed by the position in the row), not an output.
+    in_row: bool,
+}
+
+impl<'ctx> Spill<'ctx> {
+    fn at(&self, linear: IntValue<'ctx>, pos: IntValue<'ctx>) -> IntValue<'ctx> {
+        if self.in_row {
+            pos
+        } else {
+            linear
+        }
+    }
+}
+
+/// The largest row buffer a row kernel keeps on its stack.
+const ROW_SCRATCH_BYTES: usize = 64 << 10;
+
+/// A stack buffer for one row of `count` elements of `d`.
+fn row_scratch<'ctx>(
+    el: &Elemental<'_, 'ctx>,
+    f: FunctionValue<'ctx>,
+    d: DType,
+    count: usize,
+) -> R<PointerValue<'ctx>> {
+    let ty = inkwell::types::BasicType::array_type(&el.storage_type(d), count as u32);
+    stack_buffer(el, f, ty.into(), "row_scratch")
+}
+
+/// An `alloca` of `ty` in `f`'s entry block (so it is allocated once, not per
+/// loop iteration); the builder stays where it was.
+pub(super) fn stack_buffer<'ctx>(
+    el: &Elemental<'_, 'ctx>,
+    f: FunctionValue<'ctx>,
+    ty: inkwell::types::BasicTypeEnum<'ctx>,
+    name: &str,
+) -> R<PointerValue<'ctx>> {
+    let entry = f.get_first_basic_block().expect("entry block");
+    let here = el.builder.get_insert_block().expect("positioned");
+    match entry.get_first_instruction() {
+        Some(first) => el.builder.position_before(&first),
+        None => el.builder.position_at_end(entry),
+    }
+    let p = bld(el.builder.build_alloca(ty, name));
+    el.builder.position_at_end(here);
+    p
+}
+
+/// Rows shorter than this many bytes are left to the hardware prefetchers.
+const PREFETCH_ROW_BYTES: usize = 4096;
+
+impl<'ctx> NextRow<'ctx> {
+    fn new(
+        comp: &Computation,
+        params: &[ParamSource<'ctx>],
+        outs: &[PointerValue<'ctx>],
+        streamed: &[usize],
+        in_dims: &[usize],
+        count: usize,
+    ) -> NextRow<'ctx> {
+        let mut buffers = Vec::new();
+        for (p, shape) in params.iter().zip(&comp.params) {
+            if let ParamSource::Buffer(p) = p {
+                if shape.dims == in_dims {
+                    buffers.push((*p, shape.dtype, false));
+                }
+            }
+        }
+        for (k, (p, r)) in outs.iter().zip(&comp.results).enumerate() {
+            let shape = comp.shape(*r);
+            if shape.dims == in_dims && !streamed.contains(&k) {
+                buffers.push((*p, shape.dtype, true));
+            }
+        }
+        buffers.retain(|&(_, d, _)| count * d.size_bytes() >= PREFETCH_ROW_BYTES);
+        NextRow {
+            buffers,
+            count,
+            pass: 0,
+            passes: 0,
+        }
+    }
+
+    fn none() -> NextRow<'ctx> {
+        NextRow {
+            buffers: Vec::new(),
+            count: 0,
+            pass: 0,
+            passes: 0,
+        }
+    }
+
+    /// Gives pass `pass` of `passes` (the passes after the first, each over the row
+    /// in chunks of TILE elements) its share of the next row to prefetch.
+    fn share(&self, pass: usize, passes: usize) -> NextRow<'ctx> {
+        NextRow {
+            buffers: self.buffers.clone(),
+            count: self.count,
+            pass,
+            passes,
+        }
+    }
+
+    /// At the chunk of the row starting at element `chunk`: prefetches this chunk's
+    /// part of the pass's share of the row after `row`, a line at a time (spread
+    /// over the chunks, so the prefetches do not all wait for fill buffers at once).
+    fn emit(&self, el: &Elemental<'_, 'ctx>, row: &Row<'ctx>, chunk: IntValue<'ctx>) -> R<()> {
+        if self.buffers.is_empty() || self.passes == 0 {
+            return Ok(());
+        }
+        let chunk_no = bld(el
+            .builder
+            .build_int_unsigned_div(chunk, el.c64(TILE as i64), "chunk"))?;
+        let share = self.count.div_ceil(self.passes);
+        let chunks = self.count / TILE;
+        for &(p, d, write) in &self.buffers {
+            let per_line = (64 / d.size_bytes()).max(1);
+            let len = share.div_ceil(chunks).div_ceil(per_line) * per_line;
+            // Element of the next row where this chunk's part starts.
+            let first = bld(el
+                .builder
+                .build_int_nuw_mul(chunk_no, el.c64(len as i64), "part"))?;
+            let first = bld(el.builder.build_int_nuw_add(
+                first,
+                el.c64((self.count + self.pass * share) as i64),
+                "part",
+            ))?;
+            let at = bld(el.builder.build_int_nuw_add(row.base, first, "ahead"))?;
+            for k in (0..len).step_by(per_line) {
+                let i = bld(el.builder.build_int_nuw_add(at, el.c64(k as i64), "pf"))?;
+                el.prefetch(p, d, i, write)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Emits a row kernel (`FusionKind::Row`): for each row in `[start, end)`, the
 /// reductions stage by stage (a reduce comes after every reduce its operand reads),
 /// each stage one pass over the row; then the elementwise results over the row.
 /// Reduce results are read only at their own row (the fusion pass checks), so each
 /// is pinned to its total for the rest of the row.
-pub fn emit_row_kernel(
-    el: &mut Elemental<'_, '_>,
+pub fn emit_row_kernel<'ctx>(
+    el: &mut Elemental<'_, 'ctx>,
     name: &str,
     comp: &Computation,
 ) -> R<KernelInfo> {
@@ -476,51 +653,121 @@ pub fn emit_row_kernel(
     let count: usize = red_sizes.iter().product();
     let rows: usize = out_dims.iter().product();
     let spill_to = row_spills(comp, &in_dims);
+    let passes = |n: usize| stages.len() - 1 + n;
+    // Row-shaped results, written by the last pass.
+    let elementwise: Vec<(usize, Value, DType)> = comp
+        .results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !matches!(comp.instrs[r.instr].op, Op::Reduce { .. }))
+        .map(|(k, r)| (k, *r, comp.shape(*r).dtype))
+        .collect();
+    for &(k, r, _) in &elementwise {
+        if comp.shape(r).dims != in_dims {
+            return Err(format!("row kernel result {k} is not row-shaped"));
+        }
+    }
+    let stream: Vec<bool> = elementwise
+        .iter()
+        .map(|&(_, _, d)| count >= 2 * stores::CHUNK && stores::stream_output(rows * count, d))
+        .collect();
+    // The first pass streams the row in; the later ones fetch the next row (not
+    // the streamed outputs: their stores need no line in the cache).
+    let streamed: Vec<usize> = elementwise
+        .iter()
+        .zip(&stream)
+        .filter(|(_, &s)| s)
+        .map(|(&(k, _, _), _)| k)
+        .collect();
+    let next_row = NextRow::new(comp, &params, &outs, &streamed, &in_dims, count);
+    // A spill into a streamed output would be written twice (the streaming store
+    // of a cached line evicts it): spill into a row buffer on the stack instead,
+    // when the row is small enough.
+    let mut scratch = std::collections::HashMap::new();
+    for (&r, &k) in &spill_to {
+        let streamed = elementwise
+            .iter()
+            .zip(&stream)
+            .any(|(&(kk, _, _), &s)| kk == k && s);
+        let d = comp.shape(comp.instrs[r].operands[0]).dtype;
+        if streamed && count * d.size_bytes() <= ROW_SCRATCH_BYTES {
+            scratch.insert(r, row_scratch(el, f, d, count)?);
+        }
+    }
     let outer = begin_loop(el, f, start, end, &[])?;
     let row = Row::new(el, out_dims, count, outer.index)?;
     let mut totals: Vec<Option<BasicValueEnum>> = vec![None; comp.instrs.len()];
-    for group in &stages {
+    for (n, group) in stages.iter().enumerate() {
         let plan = row_reduction(el.hlo, comp, group, &in_dims, red_dims)
             .ok_or("row kernel reduce without a row plan")?;
-        let spills: Vec<Option<PointerValue>> = group
+        let spills: Vec<Option<Spill>> = group
             .iter()
-            .map(|r| spill_to.get(r).map(|&k| outs[k]))
+            .map(|r| match (scratch.get(r), spill_to.get(r)) {
+                (Some(&ptr), _) => Some(Spill { ptr, in_row: true }),
+                (None, Some(&k)) => Some(Spill {
+                    ptr: outs[k],
+                    in_row: false,
+                }),
+                (None, None) => None,
+            })
             .collect();
-        let sums = emit_row_fold(el, f, comp, group, &params, &plan, &row, red_sizes, &spills)?;
+        // Pass n of the passes after the first; the elementwise pass is the last.
+        let ahead = match n {
+            0 => NextRow::none(),
+            _ => next_row.share(n - 1, passes(!elementwise.is_empty() as usize)),
+        };
+        let sums = emit_row_fold(
+            el, f, comp, group, &params, &plan, &row, red_sizes, &spills, &ahead,
+        )?;
         for (&r, x) in group.iter().zip(sums) {
             el.pin(comp, Value { instr: r, index: 0 }, x);
             totals[r] = Some(x);
         }
         for (&r, spill) in group.iter().zip(&spills) {
-            if let Some(p) = spill {
+            if let Some(sp) = spill {
                 let v = comp.instrs[r].operands[0];
-                el.spill(comp, v, *p, comp.shape(v).dtype);
+                let base = sp.in_row.then_some(row.base);
+                el.spill(comp, v, sp.ptr, comp.shape(v).dtype, base);
             }
         }
     }
-    let mut elementwise = Vec::new();
     for (k, r) in comp.results.iter().enumerate() {
-        let d = comp.shape(*r).dtype;
-        match totals[r.instr] {
-            Some(x) => el.store(outs[k], d, outer.index, x)?,
-            // Stored at the row's element positions: it must have the rows' dims.
-            None if comp.shape(*r).dims == in_dims => elementwise.push((k, *r, d)),
-            None => return Err(format!("row kernel result {k} is not row-shaped")),
+        if let Some(x) = totals[r.instr] {
+            el.store(outs[k], comp.shape(*r).dtype, outer.index, x)?;
         }
     }
+    let outputs: Vec<Output> = elementwise
+        .iter()
+        .zip(&stream)
+        .map(|(&(k, _, dtype), &stream)| Output {
+            ptr: outs[k],
+            dtype,
+            stream,
+        })
+        .collect();
     if !elementwise.is_empty() {
-        let cols = begin_loop(el, f, el.c64(0), el.c64(count as i64), &[])?;
-        let idx = row.element(el, red_sizes, cols.index)?;
-        for &(k, r, d) in &elementwise {
-            let x = el.value(comp, &params, r, &idx)?;
-            el.store(outs[k], d, idx.linear, x)?;
-        }
-        end_loop(el, &cols, el.c64(1), &[])?;
-        el.clear_memo();
+        let ahead = next_row.share(stages.len() - 1, passes(1));
+        let hook = |el: &Elemental<'_, 'ctx>, chunk: IntValue<'ctx>| ahead.emit(el, &row, chunk);
+        stores::emit_output_loop(
+            el,
+            f,
+            (el.c64(0), el.c64(count as i64)),
+            row.base,
+            &outputs,
+            Some(&hook),
+            &mut |el, pos| {
+                let idx = row.element(el, red_sizes, pos)?;
+                elementwise
+                    .iter()
+                    .map(|&(_, r, _)| el.value(comp, &params, r, &idx))
+                    .collect()
+            },
+        )?;
     }
     el.unpin_all();
     end_loop(el, &outer, el.c64(1), &[])?;
     el.clear_memo();
+    stores::fence_streams(el, &outputs)?;
     bld(el.builder.build_return(None))?;
     Ok(KernelInfo {
         elements: rows,
@@ -708,7 +955,18 @@ fn emit_row_reduction<'ctx>(
     let outer = begin_loop(el, f, start, end, &[])?;
     let row = Row::new(el, out_dims, count, outer.index)?;
     let none = vec![None; reduces.len()];
-    let totals = emit_row_fold(el, f, comp, reduces, params, plan, &row, red_sizes, &none)?;
+    let totals = emit_row_fold(
+        el,
+        f,
+        comp,
+        reduces,
+        params,
+        plan,
+        &row,
+        red_sizes,
+        &none,
+        &NextRow::none(),
+    )?;
     for (k, r) in comp.results.iter().enumerate() {
         let n = reduces
             .iter()
@@ -775,7 +1033,8 @@ fn emit_row_fold<'ctx>(
     plan: &RowPlan,
     row: &Row<'ctx>,
     red_sizes: &[usize],
-    spills: &[Option<PointerValue<'ctx>>],
+    spills: &[Option<Spill<'ctx>>],
+    ahead: &NextRow<'ctx>,
 ) -> R<Vec<BasicValueEnum<'ctx>>> {
     let count: usize = red_sizes.iter().product();
     let lanes = plan.lanes;
@@ -841,21 +1100,13 @@ fn emit_row_fold<'ctx>(
         (count / TILE * TILE) as i64
     };
     let mut tile_bufs = Vec::new();
-    {
-        let entry = f.get_first_basic_block().expect("entry block");
-        let here = el.builder.get_insert_block().expect("positioned");
-        match entry.get_first_instruction() {
-            Some(first) => el.builder.position_before(&first),
-            None => el.builder.position_at_end(entry),
-        }
-        for &r in reduces {
-            let d = comp.shape(comp.instrs[r].operands[0]).dtype;
-            let ty = inkwell::types::BasicType::array_type(&el.storage_type(d), TILE as u32);
-            tile_bufs.push((bld(el.builder.build_alloca(ty, "tile"))?, d));
-        }
-        el.builder.position_at_end(here);
+    for &r in reduces {
+        let d = comp.shape(comp.instrs[r].operands[0]).dtype;
+        let ty = inkwell::types::BasicType::array_type(&el.storage_type(d), TILE as u32);
+        tile_bufs.push((stack_buffer(el, f, ty.into(), "tile")?, d));
     }
     let tiles = begin_loop(el, f, el.c64(0), el.c64(tiles_end), &inits)?;
+    ahead.emit(el, row, tiles.index)?;
     let fill = begin_loop(el, f, el.c64(0), el.c64(TILE as i64), &[])?;
     let pos = bld(el.builder.build_int_nuw_add(tiles.index, fill.index, "pos"))?;
     let idx = element(el, pos)?;
@@ -863,8 +1114,8 @@ fn emit_row_fold<'ctx>(
         let operand = comp.instrs[r].operands[0];
         let x = el.value(comp, params, operand, &idx)?;
         el.store(tile_bufs[n].0, tile_bufs[n].1, fill.index, x)?;
-        if let Some(p) = spills[n] {
-            el.store(p, tile_bufs[n].1, idx.linear, x)?;
+        if let Some(sp) = spills[n] {
+            el.store(sp.ptr, tile_bufs[n].1, sp.at(idx.linear, pos), x)?;
         }
     }
     end_loop(el, &fill, el.c64(1), &[])?;
@@ -913,8 +1164,8 @@ fn emit_row_fold<'ctx>(
                             bld(el.builder.build_int_nuw_add(first, el.c64(j as i64), "pos"))?;
                         let idx = element(el, pos)?;
                         let e = el.value(comp, params, operand, &idx)?;
-                        if let Some(p) = spills[n] {
-                            el.store(p, d, idx.linear, e)?;
+                        if let Some(sp) = spills[n] {
+                            el.store(sp.ptr, d, sp.at(idx.linear, pos), e)?;
                         }
                         x = bld(el
                             .builder
@@ -962,8 +1213,8 @@ fn emit_row_fold<'ctx>(
         let d = comp.shape(operand).dtype;
         let idx = element(el, tail.index)?;
         let x = el.value(comp, params, operand, &idx)?;
-        if let Some(p) = spills[n] {
-            el.store(p, d, idx.linear, x)?;
+        if let Some(sp) = spills[n] {
+            el.store(sp.ptr, d, sp.at(idx.linear, tail.index), x)?;
         }
         next.push(el.binary(plan.ops[n].0, d, tail.carried[n].as_basic_value(), x)?);
     }

@@ -7,6 +7,7 @@ mod dot;
 mod jit;
 mod kernel;
 pub mod kernel_cache;
+mod stores;
 pub mod threads;
 mod tiers;
 
