@@ -1,6 +1,7 @@
 //! Tiered compilation: a program's first call runs first-tier kernels (no
 //! vectorizer); the background thread swaps in second-tier kernels, which must
-//! compute the same bits. One test: the kernel cache setting is process-wide.
+//! compute the same bits. Kernels with math functions over 4096 elements or more
+//! skip the first tier. One test: the kernel cache setting is process-wide.
 
 mod common;
 
@@ -35,7 +36,8 @@ fn second_tier_kernels_compute_the_first_tiers_bits() {
     }
     // Every kernel misses the cache, so the first call runs the first tier.
     kernel_cache::set_dir(None);
-    let (rows, cols) = (96, 300);
+    // Under 4096 elements, so the transcendental kernels take the first tier too.
+    let (rows, cols) = (40, 100);
     let m = program(rows, cols);
     let xs: Vec<f64> = (0..rows * cols)
         .map(|i| ((i * 7919) % 1013) as f64 / 150.0 - 3.0)
@@ -68,4 +70,30 @@ fn second_tier_kernels_compute_the_first_tiers_bits() {
             &format!("result {k}"),
         );
     }
+
+    // A tanh over 8192 elements is compiled fully at once: nothing to upgrade.
+    let mut b = Builder::new("heavy");
+    let x = b.parameter(Shape::new(DType::F32, [32, 256]));
+    let t = b.unary(UnaryOp::Tanh, x);
+    let m = b.finish(&[t]);
+    let xs: Vec<f64> = (0..32 * 256)
+        .map(|i| (i % 97) as f64 / 20.0 - 2.0)
+        .collect();
+    let x = common::lit(DType::F32, &[32, 256], &xs);
+    let want = evaluate(&m, std::slice::from_ref(&x)).unwrap();
+    let exe = client.compile(m).unwrap();
+    let before = upgraded_kernels();
+    let got = exe.execute(&[&client.buffer_from_literal(x)]).unwrap();
+    wait_for_background_compiles();
+    assert_eq!(
+        upgraded_kernels(),
+        before,
+        "a math-heavy kernel was upgraded"
+    );
+    common::assert_close(
+        &common::f64s(got[0].literal()),
+        &common::f64s(&want[0]),
+        1e-6,
+        "tanh",
+    );
 }

@@ -21,19 +21,7 @@ fn elems(s: &Shape) -> f64 {
 }
 
 fn is_transcendental(op: UnaryOp) -> bool {
-    use UnaryOp::*;
-    !matches!(
-        op,
-        Neg | Abs
-            | Sign
-            | Floor
-            | Ceil
-            | RoundNearestAfz
-            | RoundNearestEven
-            | IsFinite
-            | Not
-            | PopulationCount
-    )
+    op.is_approximated() || op == UnaryOp::Sqrt
 }
 
 /// The cost of the module's entry computation (including called regions once).

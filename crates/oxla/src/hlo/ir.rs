@@ -136,6 +136,26 @@ pub enum UnaryOp {
 }
 
 impl UnaryOp {
+    /// Whether native backends compute this float function with their own
+    /// approximations (exp, tanh, sin, erf, ...): everything but the exact
+    /// operations (sqrt is correctly rounded).
+    pub fn is_approximated(self) -> bool {
+        use UnaryOp::*;
+        !matches!(
+            self,
+            Neg | Abs
+                | Sign
+                | Floor
+                | Ceil
+                | RoundNearestAfz
+                | RoundNearestEven
+                | Sqrt
+                | IsFinite
+                | Not
+                | PopulationCount
+        )
+    }
+
     pub fn name(self) -> &'static str {
         use UnaryOp::*;
         match self {
@@ -456,6 +476,16 @@ pub enum Op {
 }
 
 impl Op {
+    /// A math function native backends approximate: an approximated unary op
+    /// (see [`UnaryOp::is_approximated`]), `pow` or `atan2`.
+    pub fn is_approximated_math(&self) -> bool {
+        match self {
+            Op::Unary(u) => u.is_approximated(),
+            Op::Binary(b) => matches!(b, BinaryOp::Pow | BinaryOp::Atan2),
+            _ => false,
+        }
+    }
+
     /// The op's name as printed in HLO text.
     pub fn name(&self) -> &'static str {
         match self {

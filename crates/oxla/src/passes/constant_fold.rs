@@ -12,7 +12,7 @@ use super::rewrite::Rewriter;
 use super::rewrite::{computations_containing, contains, extract_computations, map_regions};
 use super::Pass;
 use crate::backend::interp::evaluate;
-use crate::hlo::ir::{BinaryOp, CompId, Computation, Instr, Module, Op, UnaryOp, Value};
+use crate::hlo::ir::{CompId, Computation, Instr, Module, Op, Value};
 use crate::{Error, Literal};
 
 /// Largest number of elements (results together, and operands together) of an
@@ -89,36 +89,15 @@ fn is_pinned(op: &Op) -> bool {
     op.has_side_effect() || matches!(op, Op::While { .. })
 }
 
-/// Float functions that native backends compute with their own approximations:
-/// folding them with the interpreter's libm would make a function's result depend
-/// on whether its inputs happened to be constants (jit vs eager vs vmap).
-fn approximated_by_backends(op: &Op) -> bool {
-    use UnaryOp::*;
-    match op {
-        Op::Unary(u) => !matches!(
-            u,
-            Neg | Abs
-                | Sign
-                | Floor
-                | Ceil
-                | RoundNearestAfz
-                | RoundNearestEven
-                | Sqrt
-                | IsFinite
-                | Not
-                | PopulationCount
-        ),
-        Op::Binary(b) => matches!(b, BinaryOp::Pow | BinaryOp::Atan2),
-        _ => false,
-    }
-}
-
 /// Whether `instr`, whose operands are the constants `consts`, may be folded.
 fn foldable(instr: &Instr, consts: &[&Literal], pinned: &[bool]) -> bool {
     if matches!(instr.op, Op::Parameter { .. } | Op::Constant(_)) {
         return false;
     }
-    if contains(&instr.op, is_pinned, pinned) || approximated_by_backends(&instr.op) {
+    // Folding a math function with the interpreter's libm would make a function's
+    // result depend on whether its inputs happened to be constants (jit vs eager
+    // vs vmap): backends compute them with their own approximations.
+    if contains(&instr.op, is_pinned, pinned) || instr.op.is_approximated_math() {
         return false;
     }
     let out: usize = instr.shapes.iter().map(|s| s.num_elements()).sum();
