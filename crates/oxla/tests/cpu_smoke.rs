@@ -287,3 +287,48 @@ fn single_kernel_programs_match_the_interpreter() {
         assert_eq!(again[0].literal(), got[0].literal());
     }
 }
+
+/// A dropped program's large buffers serve the next program's outputs (the
+/// process keeps them as spares): whatever they held, the new results are exact,
+/// for elementwise kernels, dots and row reductions, under other dims too.
+#[test]
+fn buffers_of_dropped_programs_serve_new_ones() {
+    let client = Client::cpu();
+    let n = 256 * 256;
+    // Fill outputs of every size used below with a marker value, then drop.
+    for dims in [[256usize, 256], [128, 512]] {
+        let mut b = Builder::new("fill");
+        let x = b.parameter(Shape::new(DType::F32, dims));
+        let nan = b.constant_f64(DType::F32, f64::NAN);
+        let nan = b.broadcast_in_dim(nan, &dims, &[]);
+        let y = b.binary(BinaryOp::Add, x, nan);
+        let exe = client.compile(b.finish(&[y, y])).unwrap();
+        let buf = client.buffer_from_literal(Literal::from_vec(&dims, vec![1f32; n]));
+        exe.execute(&[&buf]).unwrap();
+    }
+    // Positive, so the dot's sums do not cancel.
+    let xs: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 1013) as f32 / 1013.0)
+        .collect();
+    let lit = Literal::from_vec(&[128, 512], xs);
+    let mut b = Builder::new("reuse");
+    let x = b.parameter(Shape::new(DType::F32, [128, 512]));
+    let two = b.constant_f64(DType::F32, 2.0);
+    let two = b.broadcast_in_dim(two, &[128, 512], &[]);
+    let doubled = b.binary(BinaryOp::Mul, x, two);
+    let r = b.reshape(x, &[512, 128]);
+    let prod = matmul(&mut b, x, r, 0);
+    let soft = common::softmax_rows(&mut b, doubled, 128, 512);
+    let m = b.finish(&[doubled, prod, soft]);
+    let want = evaluate(&m, std::slice::from_ref(&lit)).unwrap();
+    let exe = client.compile(m).unwrap();
+    let got = exe.execute(&[&client.buffer_from_literal(lit)]).unwrap();
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        common::assert_close(
+            &common::f64s(g.literal()),
+            &common::f64s(w),
+            1e-5,
+            &format!("result {k}"),
+        );
+    }
+}

@@ -210,7 +210,8 @@ impl BufferPool {
                 return lit;
             }
         }
-        Literal::zeros(shape.clone())
+        drop(buffers);
+        take_spare(shape).unwrap_or_else(|| Literal::zeros(shape.clone()))
     }
 
     /// Exclusive ownership of `buffer` when the pool's reference is the only other
@@ -268,6 +269,51 @@ impl BufferPool {
         }
         lit
     }
+}
+
+impl Drop for BufferPool {
+    /// The buffers nobody else holds go to the process's spares.
+    fn drop(&mut self) {
+        let buffers = std::mem::take(self.buffers.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for b in buffers {
+            if let Ok(lit) = Arc::try_unwrap(b) {
+                give_spare(lit);
+            }
+        }
+    }
+}
+
+/// Large buffers of dropped programs, for the pools of new ones: the first call
+/// of a fresh executable (a new `jit`, or one whose cache entry was evicted)
+/// would otherwise page-fault on new memory for every large output. In the MLP
+/// step's first call with a warm kernel cache, the kernel's page faults and page
+/// clearing were about a quarter of the time.
+static SPARE: std::sync::Mutex<Vec<Literal>> = std::sync::Mutex::new(Vec::new());
+
+/// Most bytes the spares hold (the oldest go first).
+const SPARE_BYTES: usize = 256 << 20;
+
+/// A spare buffer of `shape`'s dtype and element count, reshaped to it.
+fn take_spare(shape: &crate::Shape) -> Option<Literal> {
+    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    let pos = spare
+        .iter()
+        .position(|l| l.dtype() == shape.dtype && l.num_elements() == shape.num_elements())?;
+    let lit = spare.swap_remove(pos);
+    Some(Literal::new(shape.clone(), lit.into_data()))
+}
+
+fn give_spare(lit: Literal) {
+    let bytes = lit.shape().size_bytes();
+    if bytes > SPARE_BYTES {
+        return;
+    }
+    let mut spare = SPARE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut total: usize = spare.iter().map(|l| l.shape().size_bytes()).sum();
+    while total + bytes > SPARE_BYTES {
+        total -= spare.remove(0).shape().size_bytes();
+    }
+    spare.push(lit);
 }
 
 /// Per instruction and result: the last instruction reading it (`usize::MAX` for
