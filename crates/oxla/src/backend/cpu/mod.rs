@@ -1182,8 +1182,14 @@ fn update_slice(target: &mut Literal, update: &Literal, starts: &[i128]) -> Resu
         .map(|(&s, (&d, &u))| s.clamp(0, (d - u) as i128) as usize)
         .collect();
     let tstrides = crate::strides_of(&dims);
-    let rank = dims.len();
-    let row = if rank == 0 { 1 } else { udims[rank - 1] };
+    // Trailing dims the update covers whole merge into its rows (a scan's
+    // per-step [1, 32, 256] slice is one contiguous run of the target).
+    let mut rank = dims.len();
+    while rank > 1 && udims[rank - 1] == dims[rank - 1] && start[rank - 1] == 0 {
+        rank -= 1;
+    }
+    let inner: usize = udims[rank.max(1) - 1..].iter().product();
+    let row = if dims.is_empty() { 1 } else { inner };
     let rows = update.num_elements() / row;
     let outer: Vec<usize> = if rank == 0 {
         vec![]
@@ -1202,11 +1208,12 @@ fn update_slice(target: &mut Literal, update: &Literal, starts: &[i128]) -> Resu
             offset += (start[k] + i) * tstrides[k];
         }
         if rank > 0 {
-            offset += start[rank - 1];
+            offset += start[rank - 1] * tstrides[rank - 1];
         }
         // SAFETY: the clamped window lies inside `target` (start + update dims <=
-        // dims), rows of `row` elements are contiguous in both row-major buffers, and
-        // `update` and `target` are distinct allocations of the same element width.
+        // dims), rows of `row` elements are contiguous in both row-major buffers
+        // (merged dims are whole in the target), and `update` and `target` are
+        // distinct allocations of the same element width.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 src.add(r * row * width),
