@@ -585,7 +585,7 @@ impl<'ctx> NextRow<'ctx> {
             .builder
             .build_int_unsigned_div(chunk, el.c64(TILE as i64), "chunk"))?;
         let share = self.count.div_ceil(self.passes);
-        let chunks = self.count / TILE;
+        let chunks = (self.count / TILE).max(1);
         for &(p, d, write) in &self.buffers {
             let per_line = (64 / d.size_bytes()).max(1);
             let len = share.div_ceil(chunks).div_ceil(per_line) * per_line;
@@ -878,15 +878,16 @@ fn emit_column_reduction<'ctx>(
     Ok(())
 }
 
-/// A reduction over the trailing dims with simple float combiners: the reduced
-/// elements of one output are contiguous, and the kernel keeps `lanes` partial
-/// accumulators (element j goes to accumulator j % lanes) combined in a fixed tree
-/// at the end, a deterministic order that the SLP vectorizer turns into SIMD.
-/// Elements per tile in row reductions (a multiple of every lane count).
-const TILE: usize = 256;
+/// Elements per tile in row reductions (a multiple of every lane count); the same
+/// as the output loops' chunks, which the next-row prefetches count in.
+const TILE: usize = stores::CHUNK;
 /// Vector accumulators per reduce in a row fold.
 const ROW_VECTORS: usize = 4;
 
+/// A reduction over the trailing dims with simple float combiners: the reduced
+/// elements of one output are contiguous, and the fold keeps `ROW_VECTORS` vector
+/// accumulators of `lanes` lanes (element j goes to lane j mod `ROW_VECTORS`·`lanes`),
+/// combined in a fixed tree at the end: a deterministic order.
 struct RowPlan {
     lanes: usize,
     /// Per reduce: its combiner and the identity to start the extra lanes from.
