@@ -341,3 +341,78 @@ fn division_by_row_totals_is_exact() {
         f64::to_bits,
     );
 }
+
+/// A dot with a vector operand (only contracted dims) and a large other operand
+/// becomes a multiply and a reduce on the CPU backend: row and column reductions,
+/// several contracted dims, f32 and f64, equal to the interpreter's dot.
+#[test]
+fn matrix_vector_products_match_as_reductions() {
+    let dot = |b: &mut Builder, l, r, lc: Vec<usize>, rc: Vec<usize>, d: DType| {
+        let dims = oxla::DotDims {
+            lhs_batch: vec![],
+            rhs_batch: vec![],
+            lhs_contracting: lc,
+            rhs_contracting: rc,
+        };
+        b.add(Op::DotGeneral { dims, out_dtype: d }, &[l, r])
+    };
+    // (lhs dims, rhs dims, lhs contracting, rhs contracting)
+    type Case = (Vec<usize>, Vec<usize>, Vec<usize>, Vec<usize>);
+    let cases: Vec<Case> = vec![
+        (vec![512, 200], vec![200], vec![1], vec![0]),
+        (vec![300], vec![300, 256], vec![0], vec![0]),
+        (vec![256, 300], vec![256], vec![0], vec![0]),
+        (vec![16, 64, 70], vec![70, 64], vec![1, 2], vec![1, 0]),
+    ];
+    for d in [DType::F32, DType::F64] {
+        for (ld, rd, lc, rc) in &cases {
+            let mut b = Builder::new("gemv");
+            let l = b.parameter(Shape::new(d, ld.clone()));
+            let r = b.parameter(Shape::new(d, rd.clone()));
+            let y = dot(&mut b, l, r, lc.clone(), rc.clone(), d);
+            let m = b.finish(&[y]);
+            assert!(
+                kinds(&m).iter().all(|k| *k != FusionKind::Loop) && !kinds(&m).is_empty(),
+                "{ld:?}·{rd:?} is a reduction kernel"
+            );
+            // Positive values: the sums do not cancel, so orders agree closely.
+            let positive = |dims: &[usize], seed: usize| {
+                let n: usize = dims.iter().product();
+                let v: Vec<f64> = (0..n)
+                    .map(|i| (((i + seed) * 7919) % 1009) as f64 / 1009.0)
+                    .collect();
+                common::lit(d, dims, &v)
+            };
+            let rel = if d == DType::F32 { 2e-6 } else { 1e-13 };
+            common::check_cpu(m, &[positive(ld, 1), positive(rd, 2)], rel);
+        }
+    }
+}
+
+/// The per-example gradient of `tanh(x·w)` under vmap: the matrix-vector product
+/// and the row-wise product with `x` form one row kernel (`x` is read once).
+#[test]
+fn per_example_gradient_is_one_row_kernel() {
+    let (n, p) = (512, 1000);
+    let d = DType::F32;
+    let mut b = Builder::new("per_example");
+    let x = b.parameter(Shape::new(d, [n, p]));
+    let w = b.parameter(Shape::new(d, [p]));
+    let dims = oxla::DotDims {
+        lhs_batch: vec![],
+        rhs_batch: vec![],
+        lhs_contracting: vec![1],
+        rhs_contracting: vec![0],
+    };
+    let z = b.add(Op::DotGeneral { dims, out_dtype: d }, &[x, w]);
+    let t = b.unary(UnaryOp::Tanh, z);
+    let tb = b.broadcast_in_dim(t, &[n, p], &[0]);
+    let g = b.binary(BinaryOp::Mul, tb, x);
+    let m = b.finish(&[g]);
+    assert_eq!(kinds(&m), [FusionKind::Row]);
+    common::check_cpu(
+        m,
+        &[common::ramp(d, &[n, p], 5), common::ramp(d, &[p], 7)],
+        2e-5,
+    );
+}

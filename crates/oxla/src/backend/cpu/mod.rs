@@ -4,6 +4,7 @@
 //! interpreter's own code for the ops without a native implementation yet.
 
 mod dot;
+mod gemv;
 mod jit;
 mod kernel;
 pub mod kernel_cache;
@@ -408,6 +409,7 @@ pub fn optimized_module(module: &Module) -> Result<Module, Error> {
     let mut module = module.clone();
     crate::passes::optimize(&mut module)?;
     crate::passes::Pipeline::new()
+        .add(gemv::GemvAsReduce)
         .add(crate::passes::fusion::Fusion)
         .run(&mut module)?;
     Ok(module)
