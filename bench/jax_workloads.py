@@ -32,6 +32,7 @@ def sizes(quick):
             rnn=(50, 32, 8, 16),
             rnn_compile_steps=20,
             hessian=100,
+            conv=(4, 8, 8, 8, 3),
         )
     return dict(
         elementwise=16 << 20,
@@ -42,6 +43,7 @@ def sizes(quick):
         rnn=(1000, 256, 32, 64),
         rnn_compile_steps=100,
         hessian=100,
+        conv=(32, 32, 64, 64, 3),
     )
 
 
@@ -133,6 +135,11 @@ def mlp_data(rng, batch, dims):
 
 def pe_loss(w, x, y):
     return jnp.square(jnp.tanh(jnp.dot(x, w)) - y)
+
+
+def conv_nhwc(x, k):
+    return lax.conv_general_dilated(x, k, (1, 1), "SAME",
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def rnn_final(params, h0, xs):
@@ -345,6 +352,27 @@ def workloads(s):
         return lambda: f(x).block_until_ready(), {}
 
     out.append(("i_hessian", f"hessian of sum(tanh(A x)), {hn} inputs", hess))
+    cb, hw, cin, cout, kw = s["conv"]
+    shape = f"x [{cb},{hw},{hw},{cin}] k [{kw},{kw},{cin},{cout}]"
+
+    def conv_data():
+        rng = np.random.default_rng(8)
+        x = uniform(rng, (cb, hw, hw, cin))
+        k = uniform(rng, (kw, kw, cin, cout), 1.0 / np.sqrt(kw * kw * cin))
+        return x, k
+
+    def conv2d():
+        x, k = conv_data()
+        f = jax.jit(conv_nhwc)
+        return lambda: f(x, k).block_until_ready(), {}
+
+    def conv2d_grad():
+        x, k = conv_data()
+        f = jax.jit(jax.grad(lambda xk: jnp.sum(jnp.square(conv_nhwc(*xk)))))
+        return lambda: ready(f((x, k))), {}
+
+    out.append(("j_conv2d", f"conv NHWC/HWIO SAME, {shape}", conv2d))
+    out.append(("j_conv2d_grad", f"grad of sum(conv^2), {shape}", conv2d_grad))
     return out
 
 

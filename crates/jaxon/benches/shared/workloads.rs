@@ -30,6 +30,9 @@ pub struct Sizes {
     pub rnn_compile_steps: usize,
     /// Inputs of the Hessian's function (i).
     pub hessian: usize,
+    /// NHWC convolution (j, no target): batch, height = width, in and out
+    /// features, window size.
+    pub conv: (usize, usize, usize, usize, usize),
 }
 
 /// The sizes of `bench/jax_workloads.py`'s `sizes(quick)`.
@@ -44,6 +47,7 @@ pub fn sizes(quick: bool) -> Sizes {
             rnn: (50, 32, 8, 16),
             rnn_compile_steps: 20,
             hessian: 100,
+            conv: (4, 8, 8, 8, 3),
         }
     } else {
         Sizes {
@@ -55,6 +59,7 @@ pub fn sizes(quick: bool) -> Sizes {
             rnn: (1000, 256, 32, 64),
             rnn_compile_steps: 100,
             hessian: 100,
+            conv: (32, 32, 64, 64, 3),
         }
     }
 }
@@ -90,6 +95,8 @@ pub fn names(s: &Sizes) -> Vec<String> {
         "h_rnn_forward",
         "h_rnn_grad",
         "i_hessian",
+        "j_conv2d",
+        "j_conv2d_grad",
     ] {
         v.push(n.to_string());
     }
@@ -234,6 +241,21 @@ fn rnn_final(p: &[Array], h0: &Array, xs: &Array) -> Array {
 }
 
 type RnnArgs = (Vec<Array>, Array, Array);
+
+/// Stride-1 SAME convolution of NHWC `x` with an HWIO kernel.
+fn conv_nhwc(x: &Array, k: &Array) -> Array {
+    lax::conv_general_dilated(
+        x,
+        k,
+        &[1, 1],
+        lax::Padding::Same,
+        None,
+        None,
+        ("NHWC", "HWIO", "NHWC"),
+        1,
+        1,
+    )
+}
 
 fn make_rnn_grad() -> impl Fn(RnnArgs) -> Vec<Array> {
     jit(|(p, h0, xs): RnnArgs| grad(|p: Vec<Array>| rnn_final(&p, &h0, &xs).sum(None))(p))
@@ -414,6 +436,29 @@ pub fn build(name: &str, s: &Sizes) -> Workload {
             workload(name, desc, move || {
                 f(x.clone()).block_until_ready();
             })
+        }
+        "j_conv2d" | "j_conv2d_grad" => {
+            let (cb, hw, cin, cout, kw) = s.conv;
+            let x = uniform(81, &[cb, hw, hw, cin], 1.0);
+            let k = uniform(
+                82,
+                &[kw, kw, cin, cout],
+                1.0 / ((kw * kw * cin) as f32).sqrt(),
+            );
+            let shape = format!("x [{cb},{hw},{hw},{cin}] k [{kw},{kw},{cin},{cout}]");
+            if name == "j_conv2d" {
+                let f = jit(|(x, k): (Array, Array)| conv_nhwc(&x, &k));
+                workload(name, format!("conv NHWC/HWIO SAME, {shape}"), move || {
+                    f((x.clone(), k.clone())).block_until_ready();
+                })
+            } else {
+                let f = jit(grad(|(x, k): (Array, Array)| {
+                    jnp::square(conv_nhwc(&x, &k)).sum(None)
+                }));
+                workload(name, format!("grad of sum(conv^2), {shape}"), move || {
+                    ready(&f((x.clone(), k.clone())))
+                })
+            }
         }
         _ => panic!("unknown workload {name}"),
     }

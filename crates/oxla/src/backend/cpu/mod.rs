@@ -3,6 +3,7 @@
 //! kernels, GEMM calls, control flow calling nested step lists, and the
 //! interpreter's own code for the ops without a native implementation yet.
 
+mod conv;
 mod dot;
 mod gemv;
 mod jit;
@@ -36,6 +37,8 @@ enum Step {
         work: usize,
     },
     Dot(Box<dot::DotPlan>),
+    /// A float convolution as im2col + GEMM.
+    Conv(Box<conv::ConvPlan>),
     /// `acc + dot(lhs, rhs)` as one GEMM accumulating into `acc`'s buffer (in place
     /// when `acc` dies here); operands `(acc, lhs, rhs)`.
     DotAccumulate(Box<dot::DotPlan>),
@@ -447,6 +450,10 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
                 }
                 Op::DotGeneral { .. } => match dot::DotPlan::new(comp, instr) {
                     Some(plan) => Step::Dot(Box::new(plan)),
+                    None => Step::Interp,
+                },
+                Op::Convolution { .. } => match conv::ConvPlan::new(comp, instr) {
+                    Some(plan) => Step::Conv(Box::new(plan)),
                     None => Step::Interp,
                 },
                 Op::While { cond, body } => Step::While {
@@ -1099,6 +1106,10 @@ impl CpuProgram {
                 Ok(outs.into_iter().map(|o| self.pool.share(o)).collect())
             }
             Step::Dot(plan) => {
+                let out = self.pool.take(&instr.shapes[0]);
+                Ok(vec![self.pool.share(plan.run(&x[0], &x[1], out))])
+            }
+            Step::Conv(plan) => {
                 let out = self.pool.take(&instr.shapes[0]);
                 Ok(vec![self.pool.share(plan.run(&x[0], &x[1], out))])
             }
