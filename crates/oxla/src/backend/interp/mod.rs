@@ -5,6 +5,7 @@
 //! movement, `gather_scatter`, `reduce` (reduce and reduce_window), `sort` (sort and
 //! top_k), `dot_conv`; control flow and region calls live here.
 
+mod comparator;
 mod dot_conv;
 pub(crate) mod elementwise;
 mod gather_scatter;
@@ -20,6 +21,13 @@ use crate::{with_data, Data, Error, Literal, NativeType, Shape};
 use std::sync::Arc;
 
 type R<T> = Result<T, String>;
+
+/// Whether the sort comparator `comp` of `module` orders by keys, so that sorts
+/// with it run as a stable sort by integer keys rather than evaluating the region
+/// per comparison (see `comparator`); for diagnostics and tests.
+pub fn sort_comparator_has_keys(module: &Module, comp: CompId, operands: &[&Literal]) -> bool {
+    comparator::lexicographic_keys(module.computation(comp), operands).is_some()
+}
 
 /// Evaluates the entry computation of `module` on `args`.
 pub fn evaluate(module: &Module, args: &[Literal]) -> Result<Vec<Literal>, String> {

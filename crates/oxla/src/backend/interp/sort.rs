@@ -1,6 +1,7 @@
 //! Sort (with a comparator region) and top_k. Both use a stable merge sort driven by
 //! a "a goes before b" predicate, which never misbehaves on inconsistent comparators.
 
+use super::comparator;
 use super::elementwise::{cmp_holds, order};
 use super::{for_each_index, scalar_at, simple_comparator, Interp, R};
 use crate::hlo::ir::CompId;
@@ -53,6 +54,9 @@ fn ordering_of<T: NativeType>(v: &[T], a: usize, b: usize, total: bool) -> Optio
 
 pub fn sort(interp: &Interp, x: &[&Literal], dim: usize, body: CompId) -> R<Vec<Literal>> {
     let comp = interp.module.computation(body);
+    if let Some(keys) = comparator::lexicographic_keys(comp, x) {
+        return Ok(sort_by_keys(x, dim, &keys));
+    }
     let fast = simple_comparator(comp);
     let mut before = |a: usize, b: usize| -> R<bool> {
         if let Some((dir, total)) = fast {
@@ -81,6 +85,43 @@ pub fn sort(interp: &Interp, x: &[&Literal], dim: usize, body: CompId) -> R<Vec<
     Ok(x.iter()
         .map(|xk| Literal::new(xk.shape().clone(), xk.data().take(&perm)))
         .collect())
+}
+
+/// Sorts `x` along `dim` by sortable integer keys (see `comparator`): a stable
+/// sort by the keys, lexicographically, which is the permutation the merge sort
+/// gives for the comparator they were derived from, in a fraction of its time
+/// (the merge sort evaluates the comparator region per comparison: 37 s for 1M
+/// floats sorted by JAX's NaN-aware comparator).
+fn sort_by_keys(x: &[&Literal], dim: usize, keys: &[comparator::Key]) -> Vec<Literal> {
+    let columns: Vec<Vec<u64>> = keys.iter().map(|k| k.sortable(x[k.operand])).collect();
+    let n = x[0].num_elements();
+    let mut perm = vec![0; n];
+    for row in rows(x[0].dims(), dim) {
+        let mut sorted: Vec<usize> = row.clone();
+        if let [only] = &columns[..] {
+            // (key, position) pairs are distinct: an unstable sort of them is the
+            // stable sort by key.
+            let mut pairs: Vec<(u64, usize)> = row.iter().map(|&i| (only[i], i)).collect();
+            pairs.sort_unstable();
+            for (slot, (_, i)) in sorted.iter_mut().zip(pairs) {
+                *slot = i;
+            }
+        } else {
+            sorted.sort_by(|&a, &b| {
+                columns
+                    .iter()
+                    .map(|c| c[a].cmp(&c[b]))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(Ordering::Equal)
+            });
+        }
+        for (&dst, &src) in row.iter().zip(&sorted) {
+            perm[dst] = src;
+        }
+    }
+    x.iter()
+        .map(|xk| Literal::new(xk.shape().clone(), xk.data().take(&perm)))
+        .collect()
 }
 
 /// Whether element `a` ranks above `b` for top_k: NaN is largest, otherwise IEEE.
