@@ -33,27 +33,48 @@ pub fn gather(
     let window_dims: Vec<usize> = (0..r)
         .filter(|d| !g.collapsed_slice_dims.contains(d) && !g.operand_batching_dims.contains(d))
         .collect();
-    let mut idx = Vec::with_capacity(out.num_elements());
-    for_each_index(&out.dims, |o| {
-        let b: Vec<usize> = batch_out_dims.iter().map(|&d| o[d]).collect();
+    // The operand offset where each batch position's slice starts (batch positions
+    // in row-major order of the indices' batch dims, which are the output's batch
+    // dims in order).
+    let mut starts = Vec::new();
+    for_each_index(&id[..nb], |b| {
         let base: usize = b.iter().zip(&is).map(|(&v, &s)| v * s).sum();
-        let mut full = vec![0usize; r];
+        let mut offset = 0;
         for (k, &d) in g.start_index_map.iter().enumerate() {
             let max = (xd[d] - slice_sizes[d]) as i128;
-            full[d] = vals[base + k * is[nb]].clamp(0, max) as usize;
+            offset += vals[base + k * is[nb]].clamp(0, max) as usize * xs[d];
         }
         for (&d, &bd) in g
             .operand_batching_dims
             .iter()
             .zip(&g.start_indices_batching_dims)
         {
-            full[d] += b[bd];
+            offset += b[bd] * xs[d];
         }
-        for (&d, &od) in window_dims.iter().zip(&g.offset_dims) {
-            full[d] += o[od];
-        }
-        idx.push(full.iter().zip(&xs).map(|(&v, &s)| v * s).sum());
+        starts.push(offset);
     });
+    // Per output dim: the step it makes in the batch position list (batch dims) or
+    // in the operand (offset dims).
+    let batch_strides = strides_of(&id[..nb]);
+    let mut batch_step = vec![0usize; out.rank()];
+    let mut operand_step = vec![0usize; out.rank()];
+    for (i, &d) in batch_out_dims.iter().enumerate() {
+        batch_step[d] = batch_strides[i];
+    }
+    for (&d, &od) in window_dims.iter().zip(&g.offset_dims) {
+        operand_step[od] = xs[d];
+    }
+    let mut idx = Vec::with_capacity(out.num_elements());
+    if let Some((&last, outer)) = out.dims.split_last() {
+        for_each_index(outer, |o| {
+            let b: usize = o.iter().zip(&batch_step).map(|(&v, &s)| v * s).sum();
+            let w: usize = o.iter().zip(&operand_step).map(|(&v, &s)| v * s).sum();
+            let (bl, wl) = (batch_step[outer.len()], operand_step[outer.len()]);
+            idx.extend((0..last).map(|k| starts[b + k * bl] + w + k * wl));
+        });
+    } else {
+        idx.push(starts[0]);
+    }
     Literal::new(out.clone(), x.data().take(&idx))
 }
 
@@ -86,11 +107,10 @@ pub fn scatter(
     for (&d, &u) in window_dims.iter().zip(&s.update_window_dims) {
         extent[d] = ud[u];
     }
-    // (destination in x, source in updates), in update order.
-    let mut pairs = Vec::new();
-    let mut src = 0;
-    for_each_index(ud, |u| {
-        let b: Vec<usize> = scatter_dims.iter().map(|&d| u[d]).collect();
+    // Where each scatter position's window starts in x (row-major order of the
+    // indices' batch dims), or None when the window is partly out of bounds.
+    let mut starts: Vec<Option<usize>> = Vec::new();
+    for_each_index(&id[..nb], |b| {
         let base: usize = b.iter().zip(&is).map(|(&v, &st)| v * st).sum();
         let mut start = vec![0i128; r];
         for (k, &d) in s.scatter_dims_to_operand_dims.iter().enumerate() {
@@ -105,15 +125,32 @@ pub fn scatter(
         }
         let in_bounds =
             (0..r).all(|d| start[d] >= 0 && start[d] + extent[d] as i128 <= xd[d] as i128);
-        if in_bounds {
-            let mut full: Vec<usize> = start.iter().map(|&v| v as usize).collect();
-            for (&d, &ud) in window_dims.iter().zip(&s.update_window_dims) {
-                full[d] += u[ud];
-            }
-            pairs.push((
-                full.iter().zip(&xs).map(|(&v, &st)| v * st).sum::<usize>(),
-                src,
-            ));
+        starts.push(in_bounds.then(|| {
+            start
+                .iter()
+                .zip(&xs)
+                .map(|(&v, &st)| v as usize * st)
+                .sum::<usize>()
+        }));
+    });
+    // Per update dim: its step in the scatter position list or in x's window.
+    let batch_strides = strides_of(&id[..nb]);
+    let mut batch_step = vec![0usize; ud.len()];
+    let mut window_step = vec![0usize; ud.len()];
+    for (i, &d) in scatter_dims.iter().enumerate() {
+        batch_step[d] = batch_strides[i];
+    }
+    for (&d, &u) in window_dims.iter().zip(&s.update_window_dims) {
+        window_step[u] = xs[d];
+    }
+    // (destination in x, source in updates), in update order.
+    let mut pairs = Vec::with_capacity(upd.num_elements());
+    let mut src = 0;
+    for_each_index(ud, |u| {
+        let b: usize = u.iter().zip(&batch_step).map(|(&v, &st)| v * st).sum();
+        if let Some(start) = starts[b] {
+            let w: usize = u.iter().zip(&window_step).map(|(&v, &st)| v * st).sum();
+            pairs.push((start + w, src));
         }
         src += 1;
     });

@@ -46,27 +46,117 @@ pub fn reduce_window(
     body: CompId,
     out: &[Shape],
 ) -> R<Vec<Literal>> {
-    let xd = x[0].dims();
-    let xs = strides_of(xd);
+    let sources = WindowSources::new(x[0].dims(), w, &out[0].dims);
+    if let (Some(Combiner::Binary(op)), [xk, init]) =
+        (simple_combiner(interp.module.computation(body)), x)
+    {
+        // One operand, a plain binary body: fold each window straight away.
+        let data = with_data!(xk.data(), v => fold_windows(v, init.data(), &sources, op));
+        return Ok(vec![Literal::new(out[0].clone(), data)]);
+    }
     let mut pairs = Vec::new();
-    let mut o = 0;
-    for_each_index(&out[0].dims, |oi| {
-        for_each_index(w.window, |wi| {
-            let mut src = 0;
-            for d in 0..xd.len() {
-                let p =
-                    (oi[d] * w.strides[d] + wi[d] * w.window_dilation[d]) as i64 - w.padding[d].0;
-                let b = w.base_dilation[d] as i64;
-                if p < 0 || p % b != 0 || p / b >= xd[d] as i64 {
+    sources.for_each(|o, src| pairs.push((o, src)));
+    fold(interp, x, body, out, &pairs)
+}
+
+/// The input elements each reduce_window output combines, in window order.
+struct WindowSources {
+    out_dims: Vec<usize>,
+    /// Per dim and output index along it: the offsets (input index × stride) of
+    /// the window positions that land on an input element, in window order.
+    offsets: Vec<Vec<Vec<usize>>>,
+}
+
+impl WindowSources {
+    fn new(xd: &[usize], w: &Window, out_dims: &[usize]) -> WindowSources {
+        let xs = strides_of(xd);
+        let offsets = (0..xd.len())
+            .map(|d| {
+                (0..out_dims[d])
+                    .map(|o| {
+                        (0..w.window[d])
+                            .filter_map(|k| {
+                                let p = (o * w.strides[d] + k * w.window_dilation[d]) as i64
+                                    - w.padding[d].0;
+                                let b = w.base_dilation[d] as i64;
+                                (p >= 0 && p % b == 0 && p / b < xd[d] as i64)
+                                    .then(|| (p / b) as usize * xs[d])
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        WindowSources {
+            out_dims: out_dims.to_vec(),
+            offsets,
+        }
+    }
+
+    /// Calls `f(output, input)` for every output (row-major) and each input
+    /// element of its window, in window order.
+    fn for_each(&self, mut f: impl FnMut(usize, usize)) {
+        let r = self.out_dims.len();
+        if r == 0 {
+            f(0, 0);
+            return;
+        }
+        let mut lists: Vec<&[usize]> = vec![&[]; r];
+        let mut pos = vec![0usize; r];
+        // partial[d]: the offset of dims 0..d at their current window positions.
+        let mut partial = vec![0usize; r];
+        let mut o = 0;
+        for_each_index(&self.out_dims, |oi| {
+            let output = o;
+            o += 1;
+            for d in 0..r {
+                lists[d] = &self.offsets[d][oi[d]];
+                if lists[d].is_empty() {
                     return;
                 }
-                src += (p / b) as usize * xs[d];
+                pos[d] = 0;
             }
-            pairs.push((o, src));
+            for d in 1..r {
+                partial[d] = partial[d - 1] + lists[d - 1][0];
+            }
+            loop {
+                // The innermost dim's window positions, then an odometer step on
+                // the outer ones (window order: last dim fastest).
+                let base = partial[r - 1];
+                for &off in lists[r - 1] {
+                    f(output, base + off);
+                }
+                let mut d = r - 1;
+                loop {
+                    if d == 0 {
+                        return;
+                    }
+                    d -= 1;
+                    pos[d] += 1;
+                    if pos[d] < lists[d].len() {
+                        break;
+                    }
+                    pos[d] = 0;
+                }
+                for e in d + 1..r {
+                    partial[e] = partial[e - 1] + lists[e - 1][pos[e - 1]];
+                }
+            }
         });
-        o += 1;
-    });
-    fold(interp, x, body, out, &pairs)
+    }
+}
+
+fn fold_windows<T: Elem>(
+    x: &[T],
+    init: &Data,
+    sources: &WindowSources,
+    op: crate::BinaryOp,
+) -> Data {
+    let init = T::slice(init).expect("reduce_window: init dtype differs")[0];
+    let count: usize = sources.out_dims.iter().product();
+    let mut acc = vec![init; count];
+    sources.for_each(|o, src| acc[o] = T::binary(op, acc[o], x[src]));
+    T::wrap(acc)
 }
 
 /// Starts every output at its init and combines `acc = body(acc, x[i])` for each
