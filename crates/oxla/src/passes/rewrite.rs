@@ -87,6 +87,25 @@ impl Rewriter {
     }
 }
 
+/// Rebuilds `comp`: each instruction for which `replace` returns `Some(results)`
+/// (pushed through the rewriter, operands via [`Rewriter::map`]) stands for
+/// those results; the others are copied.
+pub fn replace_instrs(
+    comp: &Computation,
+    mut replace: impl FnMut(&mut Rewriter, &Instr) -> Option<Vec<Value>>,
+) -> Computation {
+    let mut r = Rewriter::new(comp.instrs.len());
+    for instr in &comp.instrs {
+        match replace(&mut r, instr) {
+            Some(results) => r.bind(results),
+            None => {
+                r.copy(instr);
+            }
+        }
+    }
+    r.finish(comp)
+}
+
 /// Calls `f` on every computation id the op refers to, letting it replace the id.
 pub fn map_regions(op: &mut Op, mut f: impl FnMut(CompId) -> CompId) {
     match op {

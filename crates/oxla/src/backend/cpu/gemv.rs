@@ -13,7 +13,7 @@
 //! Backend-specific: the interpreter runs the dot as written.
 
 use crate::hlo::ir::{BinaryOp, CompId, Computation, DotDims, Instr, Module, Op, Value};
-use crate::passes::rewrite::{map_regions, Rewriter};
+use crate::passes::rewrite::{map_regions, replace_instrs, Rewriter};
 use crate::passes::Pass;
 use crate::{DType, Error, Literal, Shape};
 
@@ -51,27 +51,13 @@ impl Pass for GemvAsReduce {
             if !any {
                 continue;
             }
-            let comp = module.computations[c].clone();
-            let mut r = Rewriter::new(comp.instrs.len());
-            for instr in &comp.instrs {
-                match vector_side(&comp, instr) {
-                    Some(side) => {
-                        let body = region(instr.shapes[0].dtype);
-                        let out = rewrite(&mut r, &comp, instr, side, body);
-                        r.bind(vec![out]);
-                    }
-                    None => {
-                        r.copy(instr);
-                    }
-                }
-            }
-            let results = r.map_all(&comp.results);
-            module.computations[c] = Computation {
-                name: comp.name.clone(),
-                params: comp.params.clone(),
-                instrs: r.instrs,
-                results,
-            };
+            let comp = &module.computations[c];
+            let rebuilt = replace_instrs(comp, |r, instr| {
+                let side = vector_side(comp, instr)?;
+                let body = region(instr.shapes[0].dtype);
+                Some(vec![rewrite(r, comp, instr, side, body)])
+            });
+            module.computations[c] = rebuilt;
             changed = true;
         }
         Ok(changed)

@@ -12,6 +12,7 @@ pub mod kernel_cache;
 mod stores;
 pub mod threads;
 mod tiers;
+mod window;
 
 pub use tiers::{upgraded_kernels, wait_for_background_compiles};
 
@@ -413,6 +414,7 @@ pub fn optimized_module(module: &Module) -> Result<Module, Error> {
     crate::passes::optimize(&mut module)?;
     crate::passes::Pipeline::new()
         .add(gemv::GemvAsReduce)
+        .add(window::WindowAsSlices)
         .add(crate::passes::fusion::Fusion)
         .run(&mut module)?;
     Ok(module)
