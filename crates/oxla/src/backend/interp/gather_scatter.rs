@@ -4,7 +4,7 @@
 use super::elementwise::Elem;
 use super::{for_each_index, scalar_at, set_at, simple_combiner, Combiner, Interp, R};
 use crate::hlo::ir::{CompId, GatherDims, ScatterDims};
-use crate::{strides_of, with_data, Data, Literal, Shape};
+use crate::{strides_of, with_data, Data, Literal, NativeType, Shape};
 
 fn index_values(ind: &Literal) -> Vec<i128> {
     (0..ind.num_elements())
@@ -64,18 +64,28 @@ pub fn gather(
     for (&d, &od) in window_dims.iter().zip(&g.offset_dims) {
         operand_step[od] = xs[d];
     }
-    let mut idx = Vec::with_capacity(out.num_elements());
-    if let Some((&last, outer)) = out.dims.split_last() {
+    let Some((&last, outer)) = out.dims.split_last() else {
+        return Literal::new(out.clone(), x.data().take(&starts));
+    };
+    let (bl, wl) = (batch_step[outer.len()], operand_step[outer.len()]);
+    // Runs of `last` elements: each output row reads one contiguous operand run
+    // when the last output dim walks the operand with stride 1 (taking rows).
+    let contiguous = bl == 0 && wl == 1;
+    let data = with_data!(x.data(), v => {
+        let mut o_data = Vec::with_capacity(out.num_elements());
         for_each_index(outer, |o| {
             let b: usize = o.iter().zip(&batch_step).map(|(&v, &s)| v * s).sum();
             let w: usize = o.iter().zip(&operand_step).map(|(&v, &s)| v * s).sum();
-            let (bl, wl) = (batch_step[outer.len()], operand_step[outer.len()]);
-            idx.extend((0..last).map(|k| starts[b + k * bl] + w + k * wl));
+            if contiguous {
+                let start = starts[b] + w;
+                o_data.extend_from_slice(&v[start..start + last]);
+            } else {
+                o_data.extend((0..last).map(|k| v[starts[b + k * bl] + w + k * wl]));
+            }
         });
-    } else {
-        idx.push(starts[0]);
-    }
-    Literal::new(out.clone(), x.data().take(&idx))
+        NativeType::wrap(o_data)
+    });
+    Literal::new(out.clone(), data)
 }
 
 /// Scatter: windows partly out of bounds are skipped; updates apply in row-major
@@ -143,21 +153,18 @@ pub fn scatter(
     for (&d, &u) in window_dims.iter().zip(&s.update_window_dims) {
         window_step[u] = xs[d];
     }
-    // (destination in x, source in updates), in update order.
-    let mut pairs = Vec::with_capacity(upd.num_elements());
-    let mut src = 0;
-    for_each_index(ud, |u| {
-        let b: usize = u.iter().zip(&batch_step).map(|(&v, &st)| v * st).sum();
-        if let Some(start) = starts[b] {
-            let w: usize = u.iter().zip(&window_step).map(|(&v, &st)| v * st).sum();
-            pairs.push((start + w, src));
-        }
-        src += 1;
-    });
+    let runs = UpdateRuns {
+        dims: ud,
+        starts: &starts,
+        batch_step: &batch_step,
+        window_step: &window_step,
+    };
     let data = match simple_combiner(interp.module.computation(body)) {
-        Some(c) => with_data!(x.data(), v => combine(v, upd.data(), &pairs, c)),
+        Some(c) => with_data!(x.data(), v => combine(v, upd.data(), &runs, c)),
         None => {
             let mut data = x.data().clone();
+            let mut pairs = Vec::with_capacity(upd.num_elements());
+            runs.for_each(|dst, src, len| pairs.extend((0..len).map(|k| (dst + k, src + k))));
             for &(dst, src) in &pairs {
                 let args = [scalar_at(&data, dst), scalar_at(upd.data(), src)];
                 let out = interp.call(body, &args)?;
@@ -169,14 +176,64 @@ pub fn scatter(
     Ok(Literal::new(x.shape().clone(), data))
 }
 
-fn combine<T: Elem>(x: &[T], upd: &Data, pairs: &[(usize, usize)], c: Combiner) -> Data {
+/// Where scatter's update elements go, in update (row-major) order.
+struct UpdateRuns<'a> {
+    dims: &'a [usize],
+    /// Each scatter position's window start in the operand (None: skipped).
+    starts: &'a [Option<usize>],
+    /// Per update dim: its step in `starts` (scatter dims) or in the operand
+    /// (window dims).
+    batch_step: &'a [usize],
+    window_step: &'a [usize],
+}
+
+impl UpdateRuns<'_> {
+    /// Calls `f(destination, source, len)` for runs of update elements in order:
+    /// `len` consecutive updates going to `len` consecutive operand elements (a
+    /// whole last dim when it is a window dim of operand stride 1, else single
+    /// elements).
+    fn for_each(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let Some((&last, outer)) = self.dims.split_last() else {
+            if let Some(start) = self.starts[0] {
+                f(start, 0, 1);
+            }
+            return;
+        };
+        let r = outer.len();
+        let (bl, wl) = (self.batch_step[r], self.window_step[r]);
+        let contiguous = bl == 0 && wl == 1;
+        let mut src = 0;
+        for_each_index(outer, |u| {
+            let b: usize = u.iter().zip(self.batch_step).map(|(&v, &st)| v * st).sum();
+            let w: usize = u.iter().zip(self.window_step).map(|(&v, &st)| v * st).sum();
+            if contiguous {
+                if let Some(start) = self.starts[b] {
+                    f(start + w, src, last);
+                }
+            } else {
+                for k in 0..last {
+                    if let Some(start) = self.starts[b + k * bl] {
+                        f(start + w + k * wl, src + k, 1);
+                    }
+                }
+            }
+            src += last;
+        });
+    }
+}
+
+fn combine<T: Elem>(x: &[T], upd: &Data, runs: &UpdateRuns, c: Combiner) -> Data {
     let u = T::slice(upd).expect("scatter: updates dtype differs");
     let mut out = x.to_vec();
-    for &(dst, src) in pairs {
-        out[dst] = match c {
-            Combiner::Binary(op) => T::binary(op, out[dst], u[src]),
-            Combiner::Second => u[src],
-        };
-    }
+    runs.for_each(|dst, src, len| {
+        let (to, from) = (&mut out[dst..dst + len], &u[src..src + len]);
+        match c {
+            Combiner::Binary(op) => to
+                .iter_mut()
+                .zip(from)
+                .for_each(|(t, &f)| *t = T::binary(op, *t, f)),
+            Combiner::Second => to.copy_from_slice(from),
+        }
+    });
     T::wrap(out)
 }
