@@ -47,6 +47,9 @@ enum Step {
     Folded,
     /// dynamic_update_slice, in place when the operand dies here.
     UpdateSlice,
+    /// A scatter with a one-op (or overwrite) body, in place when the operand dies
+    /// here (a gradient's scatter-add into zeros does not copy them).
+    Scatter(crate::backend::interp::Combiner),
     While {
         cond: CompId,
         body: CompId,
@@ -467,6 +470,12 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
                 },
                 Op::Call { comp } => Step::Call { comp: *comp },
                 Op::DynamicUpdateSlice => Step::UpdateSlice,
+                Op::Scatter { body, .. } if instr.operands.len() == 3 => {
+                    match crate::backend::interp::simple_combiner(module.computation(*body)) {
+                        Some(c) => Step::Scatter(c),
+                        None => Step::Interp,
+                    }
+                }
                 _ => Step::Interp,
             };
             list.push(step);
@@ -1136,6 +1145,26 @@ impl CpuProgram {
                 update_slice(&mut target, &update, &starts)?;
                 // Back to the pool: the next step's update finds it unshared, and
                 // the next call reuses its warm memory.
+                Ok(vec![self.pool.share(target)])
+            }
+            Step::Scatter(combiner) => {
+                let Op::Scatter { dims, .. } = &instr.op else {
+                    return Err("a scatter step runs a scatter".into());
+                };
+                let mut it = x.into_iter();
+                let (operand, indices, updates) = match (it.next(), it.next(), it.next()) {
+                    (Some(o), Some(i), Some(u)) => (o, i, u),
+                    _ => return Err("scatter needs (operand, indices, updates)".into()),
+                };
+                // In place when nobody else holds the operand; otherwise a copy.
+                let mut target = self.pool.exclusive(operand);
+                crate::backend::interp::scatter_in_place(
+                    &mut target,
+                    &indices,
+                    &updates,
+                    dims,
+                    *combiner,
+                );
                 Ok(vec![self.pool.share(target)])
             }
             Step::While { cond, body } => {

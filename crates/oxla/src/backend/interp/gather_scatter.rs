@@ -98,96 +98,111 @@ pub fn scatter(
     s: &ScatterDims,
     body: CompId,
 ) -> R<Literal> {
-    let xd = x.dims();
-    let xs = x.shape().strides();
-    let r = xd.len();
-    let id = ind.dims();
-    let nb = id.len() - 1;
-    let is = strides_of(id);
-    let vals = index_values(ind);
-    let ud = upd.dims();
-    let scatter_dims: Vec<usize> = (0..ud.len())
-        .filter(|d| !s.update_window_dims.contains(d))
-        .collect();
-    let window_dims: Vec<usize> = (0..r)
-        .filter(|d| !s.inserted_window_dims.contains(d) && !s.input_batching_dims.contains(d))
-        .collect();
-    // Window extent along each operand dim (1 for inserted and batching dims).
-    let mut extent = vec![1usize; r];
-    for (&d, &u) in window_dims.iter().zip(&s.update_window_dims) {
-        extent[d] = ud[u];
+    if let Some(c) = simple_combiner(interp.module.computation(body)) {
+        let mut target = x.clone();
+        scatter_in_place(&mut target, ind, upd, s, c);
+        return Ok(target);
     }
-    // Where each scatter position's window starts in x (row-major order of the
-    // indices' batch dims), or None when the window is partly out of bounds.
-    let mut starts: Vec<Option<usize>> = Vec::new();
-    for_each_index(&id[..nb], |b| {
-        let base: usize = b.iter().zip(&is).map(|(&v, &st)| v * st).sum();
-        let mut start = vec![0i128; r];
-        for (k, &d) in s.scatter_dims_to_operand_dims.iter().enumerate() {
-            start[d] = vals[base + k * is[nb]];
-        }
-        for (&d, &bd) in s
-            .input_batching_dims
-            .iter()
-            .zip(&s.scatter_indices_batching_dims)
-        {
-            start[d] += b[bd] as i128;
-        }
-        let in_bounds =
-            (0..r).all(|d| start[d] >= 0 && start[d] + extent[d] as i128 <= xd[d] as i128);
-        starts.push(in_bounds.then(|| {
-            start
-                .iter()
-                .zip(&xs)
-                .map(|(&v, &st)| v as usize * st)
-                .sum::<usize>()
-        }));
-    });
-    // Per update dim: its step in the scatter position list or in x's window.
-    let batch_strides = strides_of(&id[..nb]);
-    let mut batch_step = vec![0usize; ud.len()];
-    let mut window_step = vec![0usize; ud.len()];
-    for (i, &d) in scatter_dims.iter().enumerate() {
-        batch_step[d] = batch_strides[i];
+    let runs = UpdateRuns::new(x.shape(), ind, upd.dims(), s);
+    let mut data = x.data().clone();
+    let mut pairs = Vec::with_capacity(upd.num_elements());
+    runs.for_each(|dst, src, len| pairs.extend((0..len).map(|k| (dst + k, src + k))));
+    for &(dst, src) in &pairs {
+        let args = [scalar_at(&data, dst), scalar_at(upd.data(), src)];
+        let out = interp.call(body, &args)?;
+        set_at(&mut data, dst, &out[0]);
     }
-    for (&d, &u) in window_dims.iter().zip(&s.update_window_dims) {
-        window_step[u] = xs[d];
-    }
-    let runs = UpdateRuns {
-        dims: ud,
-        starts: &starts,
-        batch_step: &batch_step,
-        window_step: &window_step,
-    };
-    let data = match simple_combiner(interp.module.computation(body)) {
-        Some(c) => with_data!(x.data(), v => combine(v, upd.data(), &runs, c)),
-        None => {
-            let mut data = x.data().clone();
-            let mut pairs = Vec::with_capacity(upd.num_elements());
-            runs.for_each(|dst, src, len| pairs.extend((0..len).map(|k| (dst + k, src + k))));
-            for &(dst, src) in &pairs {
-                let args = [scalar_at(&data, dst), scalar_at(upd.data(), src)];
-                let out = interp.call(body, &args)?;
-                set_at(&mut data, dst, &out[0]);
-            }
-            data
-        }
-    };
     Ok(Literal::new(x.shape().clone(), data))
 }
 
-/// Where scatter's update elements go, in update (row-major) order.
-struct UpdateRuns<'a> {
-    dims: &'a [usize],
-    /// Each scatter position's window start in the operand (None: skipped).
-    starts: &'a [Option<usize>],
-    /// Per update dim: its step in `starts` (scatter dims) or in the operand
-    /// (window dims).
-    batch_step: &'a [usize],
-    window_step: &'a [usize],
+/// [`scatter`] with a one-op (or overwrite) body, into `target` itself: the CPU
+/// backend scatters in place into an operand that dies there.
+pub(crate) fn scatter_in_place(
+    target: &mut Literal,
+    ind: &Literal,
+    upd: &Literal,
+    s: &ScatterDims,
+    c: Combiner,
+) {
+    let runs = UpdateRuns::new(target.shape(), ind, upd.dims(), s);
+    with_data!(target.data_mut(), v => combine(v, upd.data(), &runs, c));
 }
 
-impl UpdateRuns<'_> {
+/// Where scatter's update elements go, in update (row-major) order.
+struct UpdateRuns {
+    dims: Vec<usize>,
+    /// Each scatter position's window start in the operand (None: skipped).
+    starts: Vec<Option<usize>>,
+    /// Per update dim: its step in `starts` (scatter dims) or in the operand
+    /// (window dims).
+    batch_step: Vec<usize>,
+    window_step: Vec<usize>,
+}
+
+impl UpdateRuns {
+    fn new(x: &Shape, ind: &Literal, ud: &[usize], s: &ScatterDims) -> UpdateRuns {
+        let xd = &x.dims;
+        let xs = x.strides();
+        let r = xd.len();
+        let id = ind.dims();
+        let nb = id.len() - 1;
+        let is = strides_of(id);
+        let vals = index_values(ind);
+        let scatter_dims: Vec<usize> = (0..ud.len())
+            .filter(|d| !s.update_window_dims.contains(d))
+            .collect();
+        let window_dims: Vec<usize> = (0..r)
+            .filter(|d| !s.inserted_window_dims.contains(d) && !s.input_batching_dims.contains(d))
+            .collect();
+        // Window extent along each operand dim (1 for inserted and batching dims).
+        let mut extent = vec![1usize; r];
+        for (&d, &u) in window_dims.iter().zip(&s.update_window_dims) {
+            extent[d] = ud[u];
+        }
+        // Where each scatter position's window starts in x (row-major order of the
+        // indices' batch dims), or None when the window is partly out of bounds.
+        let mut starts: Vec<Option<usize>> = Vec::new();
+        for_each_index(&id[..nb], |b| {
+            let base: usize = b.iter().zip(&is).map(|(&v, &st)| v * st).sum();
+            let mut start = vec![0i128; r];
+            for (k, &d) in s.scatter_dims_to_operand_dims.iter().enumerate() {
+                start[d] = vals[base + k * is[nb]];
+            }
+            for (&d, &bd) in s
+                .input_batching_dims
+                .iter()
+                .zip(&s.scatter_indices_batching_dims)
+            {
+                start[d] += b[bd] as i128;
+            }
+            let in_bounds =
+                (0..r).all(|d| start[d] >= 0 && start[d] + extent[d] as i128 <= xd[d] as i128);
+            starts.push(in_bounds.then(|| {
+                start
+                    .iter()
+                    .zip(&xs)
+                    .map(|(&v, &st)| v as usize * st)
+                    .sum::<usize>()
+            }));
+        });
+        // Per update dim: its step in the scatter position list or in x's window.
+        let batch_strides = strides_of(&id[..nb]);
+        let mut batch_step = vec![0usize; ud.len()];
+        let mut window_step = vec![0usize; ud.len()];
+        for (i, &d) in scatter_dims.iter().enumerate() {
+            batch_step[d] = batch_strides[i];
+        }
+        for (&d, &u) in window_dims.iter().zip(&s.update_window_dims) {
+            window_step[u] = xs[d];
+        }
+        UpdateRuns {
+            dims: ud.to_vec(),
+            starts,
+            batch_step,
+            window_step,
+        }
+    }
+
     /// Calls `f(destination, source, len)` for runs of update elements in order:
     /// `len` consecutive updates going to `len` consecutive operand elements (a
     /// whole last dim when it is a window dim of operand stride 1, else single
@@ -204,8 +219,12 @@ impl UpdateRuns<'_> {
         let contiguous = bl == 0 && wl == 1;
         let mut src = 0;
         for_each_index(outer, |u| {
-            let b: usize = u.iter().zip(self.batch_step).map(|(&v, &st)| v * st).sum();
-            let w: usize = u.iter().zip(self.window_step).map(|(&v, &st)| v * st).sum();
+            let b: usize = u.iter().zip(&self.batch_step).map(|(&v, &st)| v * st).sum();
+            let w: usize = u
+                .iter()
+                .zip(&self.window_step)
+                .map(|(&v, &st)| v * st)
+                .sum();
             if contiguous {
                 if let Some(start) = self.starts[b] {
                     f(start + w, src, last);
@@ -222,9 +241,8 @@ impl UpdateRuns<'_> {
     }
 }
 
-fn combine<T: Elem>(x: &[T], upd: &Data, runs: &UpdateRuns, c: Combiner) -> Data {
+fn combine<T: Elem>(out: &mut [T], upd: &Data, runs: &UpdateRuns, c: Combiner) {
     let u = T::slice(upd).expect("scatter: updates dtype differs");
-    let mut out = x.to_vec();
     runs.for_each(|dst, src, len| {
         let (to, from) = (&mut out[dst..dst + len], &u[src..src + len]);
         match c {
@@ -235,5 +253,4 @@ fn combine<T: Elem>(x: &[T], upd: &Data, runs: &UpdateRuns, c: Combiner) -> Data
             Combiner::Second => to.copy_from_slice(from),
         }
     });
-    T::wrap(out)
 }

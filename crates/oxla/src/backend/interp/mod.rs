@@ -9,6 +9,7 @@ mod comparator;
 mod dot_conv;
 pub(crate) mod elementwise;
 mod gather_scatter;
+pub(crate) use gather_scatter::scatter_in_place;
 mod math;
 mod reduce;
 mod sort;
