@@ -33,6 +33,8 @@ def sizes(quick):
             rnn_compile_steps=20,
             hessian=100,
             conv=(4, 8, 8, 8, 3),
+            sort=1 << 14,
+            take=(1000, 16, 64),
         )
     return dict(
         elementwise=16 << 20,
@@ -44,6 +46,8 @@ def sizes(quick):
         rnn_compile_steps=100,
         hessian=100,
         conv=(32, 32, 64, 64, 3),
+        sort=1 << 20,
+        take=(50000, 256, 4096),
     )
 
 
@@ -373,6 +377,32 @@ def workloads(s):
 
     out.append(("j_conv2d", f"conv NHWC/HWIO SAME, {shape}", conv2d))
     out.append(("j_conv2d_grad", f"grad of sum(conv^2), {shape}", conv2d_grad))
+
+    def maxpool_grad():
+        x = uniform(np.random.default_rng(9), (cb, hw, hw, cin))
+        pool = lambda x: lax.reduce_window(x, -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1),
+                                           "VALID")
+        f = jax.jit(jax.grad(lambda x: jnp.sum(jnp.square(pool(x)))))
+        return lambda: f(x).block_until_ready(), {}
+
+    rows, width, taken = s["take"]
+
+    def take_grad():
+        table = uniform(np.random.default_rng(10), (rows, width))
+        idx = jnp.asarray([(i * 7919) % rows for i in range(taken)], jnp.int32)
+        f = jax.jit(lambda t, i: jax.grad(lambda t: jnp.sum(jnp.square(jnp.take(t, i, axis=0))))(t))
+        return lambda: f(table, idx).block_until_ready(), {}
+
+    def sort():
+        v = uniform(np.random.default_rng(11), (s["sort"],))
+        f = jax.jit(jnp.sort)
+        return lambda: f(v).block_until_ready(), {}
+
+    out.append(("k_maxpool_grad", f"grad of sum(maxpool2x2(x)^2), x [{cb},{hw},{hw},{cin}]",
+                maxpool_grad))
+    out.append(("k_take_grad", f"grad of sum(take(table, idx)^2), table [{rows},{width}], "
+                f"{taken} rows", take_grad))
+    out.append(("k_sort", f"jnp.sort of {s['sort']} f32", sort))
     return out
 
 

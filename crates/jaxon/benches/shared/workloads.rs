@@ -33,6 +33,10 @@ pub struct Sizes {
     /// NHWC convolution (j, no target): batch, height = width, in and out
     /// features, window size.
     pub conv: (usize, usize, usize, usize, usize),
+    /// Host-side ops (k, no target): elements of the sorted vector, (rows, width,
+    /// taken rows) of the gathered table.
+    pub sort: usize,
+    pub take: (usize, usize, usize),
 }
 
 /// The sizes of `bench/jax_workloads.py`'s `sizes(quick)`.
@@ -48,6 +52,8 @@ pub fn sizes(quick: bool) -> Sizes {
             rnn_compile_steps: 20,
             hessian: 100,
             conv: (4, 8, 8, 8, 3),
+            sort: 1 << 14,
+            take: (1000, 16, 64),
         }
     } else {
         Sizes {
@@ -60,6 +66,8 @@ pub fn sizes(quick: bool) -> Sizes {
             rnn_compile_steps: 100,
             hessian: 100,
             conv: (32, 32, 64, 64, 3),
+            sort: 1 << 20,
+            take: (50000, 256, 4096),
         }
     }
 }
@@ -97,6 +105,9 @@ pub fn names(s: &Sizes) -> Vec<String> {
         "i_hessian",
         "j_conv2d",
         "j_conv2d_grad",
+        "k_maxpool_grad",
+        "k_take_grad",
+        "k_sort",
     ] {
         v.push(n.to_string());
     }
@@ -241,6 +252,12 @@ fn rnn_final(p: &[Array], h0: &Array, xs: &Array) -> Array {
 }
 
 type RnnArgs = (Vec<Array>, Array, Array);
+
+/// 2×2 max pooling, stride 2, of NHWC `x`.
+fn max_pool_2x2(x: &Array) -> Array {
+    let valid = [(0, 0); 4];
+    lax::reduce_window_max(x, &[1, 2, 2, 1], &[1, 2, 2, 1], valid, None, None)
+}
 
 /// Stride-1 SAME convolution of NHWC `x` with an HWIO kernel.
 fn conv_nhwc(x: &Array, k: &Array) -> Array {
@@ -459,6 +476,37 @@ pub fn build(name: &str, s: &Sizes) -> Workload {
                     ready(&f((x.clone(), k.clone())))
                 })
             }
+        }
+        "k_maxpool_grad" => {
+            let (cb, hw, cin, _, _) = s.conv;
+            let x = uniform(83, &[cb, hw, hw, cin], 1.0);
+            let f = jit(grad(|x: Array| jnp::square(max_pool_2x2(&x)).sum(None)));
+            let desc = format!("grad of sum(maxpool2x2(x)^2), x [{cb},{hw},{hw},{cin}]");
+            workload(name, desc, move || {
+                f(x.clone()).block_until_ready();
+            })
+        }
+        "k_take_grad" => {
+            let (rows, width, taken) = s.take;
+            let table = uniform(84, &[rows, width], 1.0);
+            let idx: Vec<i32> = (0..taken).map(|i| ((i * 7919) % rows) as i32).collect();
+            let idx = Array::from_vec(&[taken], idx);
+            let f = jit(move |t: Array| {
+                grad(|t: Array| jnp::square(jnp::take(&t, &idx, Some(0))).sum(None))(t)
+            });
+            let desc =
+                format!("grad of sum(take(table, idx)^2), table [{rows},{width}], {taken} rows");
+            workload(name, desc, move || {
+                f(table.clone()).block_until_ready();
+            })
+        }
+        "k_sort" => {
+            let n = s.sort;
+            let v = uniform(85, &[n], 1.0);
+            let f = jit(|v: Array| jnp::sort(&v, Some(-1)));
+            workload(name, format!("jnp.sort of {n} f32"), move || {
+                f(v.clone()).block_until_ready();
+            })
         }
         _ => panic!("unknown workload {name}"),
     }
