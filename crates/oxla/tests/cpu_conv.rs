@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{check_cpu, f64s, lit, Rng};
+use common::{check_cpu, f64s, lit, run_cpu, Rng};
 use oxla::backend::interp::evaluate;
-use oxla::{Builder, Client, ConvDims, DType, Literal, Module, Op};
+use oxla::{Builder, ConvDims, DType, Literal, Module, Op};
 
 /// One random convolution: the module and its two arguments.
 struct Case {
@@ -145,15 +145,7 @@ fn cpu_and_interpreter(case: Case) -> (Literal, Literal, String) {
     let want = evaluate(&case.module, &case.args)
         .expect("interpreter")
         .remove(0);
-    let client = Client::cpu();
-    let exe = client.compile(case.module).expect("compile");
-    let bufs: Vec<_> = case
-        .args
-        .iter()
-        .map(|a| client.buffer_from_literal(a.clone()))
-        .collect();
-    let refs: Vec<_> = bufs.iter().collect();
-    let got = exe.execute(&refs).expect("run").remove(0).literal().clone();
+    let got = run_cpu(case.module, &case.args).remove(0);
     (got, want, case.what)
 }
 

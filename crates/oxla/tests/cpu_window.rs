@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::{lit, lit_i, Rng};
+use common::{lit, lit_i, run_cpu, Rng};
 use oxla::backend::cpu::optimized_module;
 use oxla::backend::interp::evaluate;
-use oxla::{BinaryOp, Builder, Client, DType, Literal, Module, Op};
+use oxla::{BinaryOp, Builder, DType, Literal, Module, Op};
 
 /// A random reduce_window of `op` over `dtype` data, and its argument. Float data
 /// are all -0.0 when `negative_zeros` (with a -0.0 init: only an exact identity in
@@ -103,17 +103,6 @@ fn reduce_windows_left(m: &Module) -> usize {
         .count()
 }
 
-fn cpu(m: Module, x: &Literal) -> Literal {
-    let client = Client::cpu();
-    let exe = client.compile(m).expect("compile");
-    let buf = client.buffer_from_literal(x.clone());
-    exe.execute(&[&buf])
-        .expect("run")
-        .remove(0)
-        .literal()
-        .clone()
-}
-
 #[test]
 fn windows_match_the_interpreter_bit_for_bit() {
     let mut rng = Rng::new(0x77);
@@ -140,7 +129,7 @@ fn windows_match_the_interpreter_bit_for_bit() {
                 let want = evaluate(&m, std::slice::from_ref(&x))
                     .expect("interpreter")
                     .remove(0);
-                let got = cpu(m, &x);
+                let got = run_cpu(m, std::slice::from_ref(&x)).remove(0);
                 assert_eq!(got.shape(), want.shape(), "{what}");
                 assert_eq!(got.data().to_bytes(), want.data().to_bytes(), "{what}");
             }
@@ -178,7 +167,7 @@ fn large_windows_and_other_bodies_keep_the_interpreter_path() {
             .expect("interpreter")
             .remove(0);
         assert_eq!(
-            cpu(m, &x).data().to_bytes(),
+            run_cpu(m, std::slice::from_ref(&x))[0].data().to_bytes(),
             want.data().to_bytes(),
             "{op:?}"
         );

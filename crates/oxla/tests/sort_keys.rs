@@ -8,9 +8,9 @@
 
 mod common;
 
-use common::{lit, lit_i, Rng, FLOATS};
+use common::{lit, lit_i, run_cpu, Rng, FLOATS};
 use oxla::backend::interp::{evaluate, sort_comparator_has_keys};
-use oxla::{BinaryOp, Builder, Client, CmpDir, DType, Literal, Op, Shape, Value};
+use oxla::{BinaryOp, Builder, CmpDir, DType, Literal, Op, Shape, Value};
 
 /// A comparator body: params `(a_0, b_0, a_1, b_1, ...)` to "a goes first".
 type Body = fn(&mut Builder, &[Value]) -> Value;
@@ -112,17 +112,9 @@ fn sort(xs: &[Literal], dim: usize, body: Body, hidden: bool) -> (Vec<Literal>, 
     let recognized = sort_comparator_has_keys(&module, region, &refs);
     let out = evaluate(&module, xs).expect("sort evaluates");
     // The CPU backend runs the same code: same results.
-    let client = Client::cpu();
-    let exe = client.compile(module).expect("compiles");
-    let bufs: Vec<_> = xs
-        .iter()
-        .map(|x| client.buffer_from_literal(x.clone()))
-        .collect();
-    let buf_refs: Vec<_> = bufs.iter().collect();
-    let cpu = exe.execute(&buf_refs).expect("runs");
-    for (c, o) in cpu.iter().zip(&out) {
+    for (c, o) in run_cpu(module, xs).iter().zip(&out) {
         assert_eq!(
-            c.literal().data().to_bytes(),
+            c.data().to_bytes(),
             o.data().to_bytes(),
             "cpu vs interpreter"
         );

@@ -107,21 +107,26 @@ pub fn run(module: Module, args: &[Literal]) -> Vec<Literal> {
     direct
 }
 
+/// Runs `m` on the CPU backend.
+pub fn run_cpu(m: Module, args: &[Literal]) -> Vec<Literal> {
+    let client = Client::cpu();
+    let exe = client.compile(m).expect("compile");
+    let bufs: Vec<Buffer> = args
+        .iter()
+        .map(|a| client.buffer_from_literal(a.clone()))
+        .collect();
+    let refs: Vec<&Buffer> = bufs.iter().collect();
+    let got = exe.execute(&refs).expect("run");
+    got.iter().map(|b| b.literal().clone()).collect()
+}
+
 /// Runs `m` on the CPU backend and in the interpreter; compares every result
 /// within `rel` (NaNs must match).
 pub fn check_cpu(m: Module, args: &[Literal], rel: f64) {
     let want = evaluate(&m, args).expect("interpreter");
-    let client = Client::cpu();
-    let exe = client.compile(m).expect("compile");
-    let bufs: Vec<_> = args
-        .iter()
-        .map(|a| client.buffer_from_literal(a.clone()))
-        .collect();
-    let refs: Vec<_> = bufs.iter().collect();
-    let got = exe.execute(&refs).expect("run");
+    let got = run_cpu(m, args);
     assert_eq!(got.len(), want.len());
     for (k, (g, w)) in got.iter().zip(&want).enumerate() {
-        let g = g.literal();
         assert_eq!(g.shape(), w.shape(), "result {k}");
         assert_close(&f64s(g), &f64s(w), rel, &format!("result {k}"));
     }

@@ -119,27 +119,13 @@ pub fn lexicographic_keys(comp: &Computation, operands: &[&Literal]) -> Option<V
         keys.push(key);
         v = rest;
     }
+    // Every key operand has the shape of the first (one permutation).
     let valid = keys.iter().all(|k| {
-        operands.get(k.operand).is_some_and(|x| {
-            // Every key operand has the shape of the first (one permutation).
-            x.dims() == operands[0].dims()
-                && (!x.dtype().is_float() || k.kind != Kind::Plain || total_flag(comp, result))
-        })
+        operands
+            .get(k.operand)
+            .is_some_and(|x| x.dims() == operands[0].dims())
     });
     valid.then_some(keys)
-}
-
-/// Whether every compare reachable from `v` is in total order (float keys compared
-/// plainly need it; canonicalized ones are checked where they are matched).
-fn total_flag(comp: &Computation, v: Value) -> bool {
-    let instr = &comp.instrs[v.instr];
-    match &instr.op {
-        Op::Compare { total_order, .. } => *total_order,
-        Op::Binary(BinaryOp::Or | BinaryOp::And) => {
-            instr.operands.iter().all(|&o| total_flag(comp, o))
-        }
-        _ => true,
-    }
 }
 
 /// The operands of `v` when it is the binary op `op`.
@@ -162,9 +148,9 @@ fn key_less(comp: &Computation, v: Value) -> Option<Key> {
     if l.1 != r.1 {
         return None;
     }
-    // Canonicalized floats compare in total order (a plain compare of the
-    // canonical values would leave NaN pairs unordered but not equal).
-    if l.1.is_some() && !total_order {
+    // Floats compare in total order (an IEEE compare leaves NaN pairs unordered
+    // but not equal, which no key order expresses).
+    if !total_order && (l.1.is_some() || is_float_param(comp, l.0)) {
         return None;
     }
     let a_first = l.0 % 2 == 0 && r.0 == l.0 + 1;
