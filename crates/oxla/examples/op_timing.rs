@@ -47,8 +47,10 @@ fn main() {
 /// (batch 32, hidden 256, inputs 64), with the contracting dims they use.
 fn dots(client: &Client) {
     // (lhs dims, rhs dims, lhs contracting, rhs contracting)
-    let cases: [(&[usize], &[usize], usize, usize); 5] = [
+    let cases: [(&[usize], &[usize], usize, usize); 7] = [
         (&[32, 256], &[256, 256], 1, 0),
+        (&[16, 256], &[256, 256], 1, 0),
+        (&[32000, 64], &[64, 256], 1, 0),
         (&[32, 64], &[64, 256], 1, 0),
         (&[32, 256], &[32, 256], 0, 0),
         (&[32, 256], &[32, 64], 0, 0),

@@ -12,6 +12,12 @@ use std::sync::{Arc, Mutex};
 /// Flops of one GEMM above which it is split across the backend's threads.
 const PARALLEL_FLOPS: usize = 1 << 24;
 
+/// Flops of one GEMM above which (and below [`PARALLEL_FLOPS`]) its rows are split
+/// in two halves, one on the helper thread of `pair`.
+const SPLIT_FLOPS: usize = 1 << 20;
+/// Rows of each half at least.
+const SPLIT_MIN_ROWS: usize = 8;
+
 /// A merged group of dims: its total size and the stride of its innermost dim.
 #[derive(Clone, Copy, Debug)]
 struct Group {
@@ -215,6 +221,31 @@ impl DotPlan {
         };
         if parallel {
             threads::pool().install(run);
+        } else if self.batch.iter().product::<usize>() == 1
+            && flops >= SPLIT_FLOPS
+            && m >= 2 * SPLIT_MIN_ROWS
+            && super::pair::available()
+        {
+            // Two row blocks, the first on this thread and the second on the
+            // helper, every time: a loop's state rows stay in one core's cache.
+            let half = m / 2;
+            let size = std::mem::size_of::<T>();
+            super::pair::split2(&|part| {
+                let (first, rows) = if part == 0 {
+                    (0, half)
+                } else {
+                    (half, m - half)
+                };
+                threads::with_mode(threads::Mode::Flush, || {
+                    self.run_batches(
+                        ((lp + first * l_rs * size) as *const T, l_rs, l_cs),
+                        (rp as *const T, r_rs, r_cs),
+                        (op + first * n * size) as *mut T,
+                        (rows, n, k),
+                        (gemm::Parallelism::None, accumulate),
+                    )
+                })
+            });
         } else {
             run();
         }

@@ -9,6 +9,8 @@ mod gemv;
 mod jit;
 mod kernel;
 pub mod kernel_cache;
+mod loop_dots;
+mod pair;
 mod stores;
 pub mod threads;
 mod tiers;
@@ -416,6 +418,7 @@ pub fn optimized_module(module: &Module) -> Result<Module, Error> {
     let mut module = module.clone();
     crate::passes::optimize(&mut module)?;
     crate::passes::Pipeline::new()
+        .add(loop_dots::HoistSlicedDots)
         .add(gemv::GemvAsReduce)
         .add(window::WindowAsSlices)
         .add(crate::passes::fusion::Fusion)

@@ -1,0 +1,211 @@
+//! Two-way splits of mid-size work: the caller runs half 0 and one helper thread,
+//! which spins for its next job, runs half 1.
+//!
+//! Kernels of a few to a few hundred microseconds (an RNN step's [32,256]·[256,256]
+//! GEMM, its elementwise kernel) stayed on one core: waking rayon's sleeping
+//! workers costs about as much as they would save. The helper here spins for
+//! [`SPIN`] after each job (then sleeps), so a loop's next step finds it awake and
+//! a split costs a cache-line round trip between the cores.
+//!
+//! Half 0 always runs on the caller and half 1 on the helper, so a loop whose GEMM
+//! and elementwise kernels both split by rows keeps each half's rows in one core's
+//! cache from step to step (splitting by columns instead moves the whole state
+//! between cores every step, and measured slower).
+//!
+//! Splits are not nested and not concurrent: a caller that finds the helper busy
+//! (another thread's split, or a split from inside a half) runs both halves itself.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{LazyLock, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+/// How long the helper spins for a new job before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// A job: called with 0 on the caller and 1 on the helper.
+type Job<'a> = &'a (dyn Fn(usize) + Sync);
+
+struct Helper {
+    /// Jobs posted so far (the caller bumps it).
+    posted: AtomicU64,
+    /// Jobs the helper finished.
+    done: AtomicU64,
+    /// The current job: the address of a [`Job`] on the caller's stack, valid until
+    /// `done` reaches `posted`.
+    job: AtomicPtr<()>,
+    /// Held by the caller of a split.
+    busy: AtomicBool,
+    /// The helper is (about to be) parked.
+    sleeping: AtomicBool,
+    /// Half 1 panicked.
+    panicked: AtomicBool,
+    thread: OnceLock<Thread>,
+}
+
+/// The helper, where the machine has a second core.
+static HELPER: LazyLock<Option<&'static Helper>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return None;
+    }
+    let helper: &'static Helper = Box::leak(Box::new(Helper {
+        posted: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        job: AtomicPtr::new(std::ptr::null_mut()),
+        busy: AtomicBool::new(false),
+        sleeping: AtomicBool::new(false),
+        panicked: AtomicBool::new(false),
+        thread: OnceLock::new(),
+    }));
+    let handle = std::thread::Builder::new()
+        .name("oxla-cpu-pair".to_string())
+        .spawn(move || helper_loop(helper))
+        .ok()?;
+    helper.thread.set(handle.thread().clone()).ok()?;
+    Some(helper)
+});
+
+/// Whether [`split2`] runs its halves on two threads.
+pub fn available() -> bool {
+    HELPER.is_some()
+}
+
+/// Runs `f(0)` on this thread and `f(1)` on the helper, and returns when both are
+/// done (both here, one after the other, when there is no free helper). A panic in
+/// either half panics here after both halves have finished.
+pub fn split2(f: &(dyn Fn(usize) + Sync)) {
+    let Some(helper) = *HELPER else {
+        f(0);
+        f(1);
+        return;
+    };
+    if helper.busy.swap(true, Ordering::Acquire) {
+        f(0);
+        f(1);
+        return;
+    }
+    let job: Job = f;
+    helper
+        .job
+        .store(&job as *const Job as *mut (), Ordering::Release);
+    let ticket = helper.posted.fetch_add(1, Ordering::SeqCst) + 1;
+    if helper.sleeping.load(Ordering::SeqCst) {
+        if let Some(t) = helper.thread.get() {
+            t.unpark();
+        }
+    }
+    // Waits for half 1 even if half 0 panics: the job lives on this stack.
+    struct Wait(&'static Helper, u64);
+    impl Drop for Wait {
+        fn drop(&mut self) {
+            let mut spins = 0u32;
+            while self.0.done.load(Ordering::Acquire) != self.1 {
+                spins = spins.wrapping_add(1);
+                if spins < 1 << 16 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            self.0.busy.store(false, Ordering::Release);
+        }
+    }
+    let wait = Wait(helper, ticket);
+    f(0);
+    drop(wait);
+    if helper.panicked.swap(false, Ordering::AcqRel) {
+        panic!("oxla CPU backend: the helper thread's half of a split kernel panicked");
+    }
+}
+
+fn helper_loop(helper: &'static Helper) {
+    let mut seen = 0u64;
+    loop {
+        let mut deadline = Instant::now() + SPIN;
+        let mut spins = 0u32;
+        while helper.posted.load(Ordering::Acquire) == seen {
+            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(1024) && Instant::now() > deadline {
+                helper.sleeping.store(true, Ordering::SeqCst);
+                if helper.posted.load(Ordering::SeqCst) == seen {
+                    std::thread::park();
+                }
+                helper.sleeping.store(false, Ordering::SeqCst);
+                deadline = Instant::now() + SPIN;
+            }
+        }
+        seen += 1;
+        let job = helper.job.load(Ordering::Acquire) as *const Job;
+        // SAFETY: the caller stored the address of a `Job` on its stack before
+        // bumping `posted` (Release/SeqCst, seen through the Acquire load above)
+        // and does not return (or unwind) before `done` reaches this ticket.
+        let job: Job = unsafe { *job };
+        if catch_unwind(AssertUnwindSafe(|| job(1))).is_err() {
+            helper.panicked.store(true, Ordering::Release);
+        }
+        helper.done.store(seen, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn both_halves_run_once_each() {
+        for _ in 0..1000 {
+            let hits = [AtomicUsize::new(0), AtomicUsize::new(0)];
+            split2(&|h| {
+                hits[h].fetch_add(1, Ordering::Relaxed);
+            });
+            assert_eq!(hits.map(|a| a.into_inner()), [1, 1]);
+        }
+    }
+
+    #[test]
+    fn nested_and_concurrent_splits_fall_back_to_one_thread() {
+        let total = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        split2(&|_| {
+                            split2(&|_| {
+                                total.fetch_add(1, Ordering::Relaxed);
+                            })
+                        });
+                    }
+                });
+            }
+        });
+        assert_eq!(total.into_inner(), 4 * 200 * 4);
+    }
+
+    #[test]
+    fn a_panicking_half_panics_the_caller_after_both_finish() {
+        for bad in 0..2 {
+            let other_ran = AtomicBool::new(false);
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                split2(&|h| {
+                    if h == bad {
+                        panic!("half {h}");
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                    other_ran.store(true, Ordering::Release);
+                })
+            }));
+            assert!(r.is_err());
+            assert!(other_ran.load(Ordering::Acquire));
+            // The helper is free again.
+            let n = AtomicUsize::new(0);
+            split2(&|_| {
+                n.fetch_add(1, Ordering::Relaxed);
+            });
+            assert_eq!(n.into_inner(), 2);
+        }
+    }
+}
