@@ -115,10 +115,51 @@ impl DotPlan {
             return Literal::zeros(out.shape().clone());
         }
         match self.dtype {
-            DType::F32 => self.run_typed::<f32>(lhs, rhs, &mut out, false),
-            _ => self.run_typed::<f64>(lhs, rhs, &mut out, false),
+            DType::F32 => self.run_typed::<f32>(lhs, rhs, &mut out, false, None),
+            _ => self.run_typed::<f64>(lhs, rhs, &mut out, false, None),
         }
         out
+    }
+
+    /// Whether the product runs in two row halves on the helper pair (see
+    /// [`DotPlan::run_then`]).
+    pub fn splits(&self) -> bool {
+        let (m, n, k) = (self.m.size, self.n.size, self.k_lhs.size);
+        let flops = 2 * m * n * k;
+        self.batch.iter().product::<usize>() == 1
+            && (SPLIT_FLOPS..PARALLEL_FLOPS).contains(&flops)
+            && m >= 2 * SPLIT_MIN_ROWS
+            && super::pair::available()
+    }
+
+    /// The product into `out`, then `epilogue(start, end)` over ranges of output
+    /// elements that together cover it once: when the product [`splits`], each half
+    /// runs the epilogue over its own rows right after computing them, on the same
+    /// thread (an elementwise consumer kernel then reads rows its core just wrote,
+    /// without a second hand-off); otherwise over everything, after the product.
+    ///
+    /// [`splits`]: DotPlan::splits
+    pub fn run_then(
+        &self,
+        lhs: &Arc<Literal>,
+        rhs: &Arc<Literal>,
+        out: &mut Literal,
+        epilogue: &(dyn Fn(usize, usize) + Sync),
+    ) {
+        if self.k_lhs.size == 0 {
+            // An empty contraction: zeros, written in place (the epilogue may hold
+            // the buffer's address).
+            let bytes = out.shape().size_bytes();
+            // SAFETY: the buffer holds `bytes` bytes of f32/f64, for which all-zero
+            // bytes are +0.0.
+            unsafe { std::ptr::write_bytes(out.data_mut().as_mut_ptr(), 0, bytes) };
+            epilogue(0, out.num_elements());
+            return;
+        }
+        match self.dtype {
+            DType::F32 => self.run_typed::<f32>(lhs, rhs, out, false, Some(epilogue)),
+            _ => self.run_typed::<f64>(lhs, rhs, out, false, Some(epilogue)),
+        }
     }
 
     /// Whether the dot contracts at least one element (an empty contraction is
@@ -130,8 +171,8 @@ impl DotPlan {
     /// `acc + dot(lhs, rhs)`, accumulated into `acc`'s buffer by gemm.
     pub fn accumulate(&self, lhs: &Arc<Literal>, rhs: &Arc<Literal>, mut acc: Literal) -> Literal {
         match self.dtype {
-            DType::F32 => self.run_typed::<f32>(lhs, rhs, &mut acc, true),
-            _ => self.run_typed::<f64>(lhs, rhs, &mut acc, true),
+            DType::F32 => self.run_typed::<f32>(lhs, rhs, &mut acc, true, None),
+            _ => self.run_typed::<f64>(lhs, rhs, &mut acc, true, None),
         }
         acc
     }
@@ -189,6 +230,7 @@ impl DotPlan {
         rhs: &Arc<Literal>,
         out: &mut Literal,
         accumulate: bool,
+        epilogue: Option<&(dyn Fn(usize, usize) + Sync)>,
     ) {
         let (m, n, k) = (self.m.size, self.n.size, self.k_lhs.size);
         let (l_rs, l_cs) = (self.m.stride, self.k_lhs.stride);
@@ -219,13 +261,7 @@ impl DotPlan {
                 )
             })
         };
-        if parallel {
-            threads::pool().install(run);
-        } else if self.batch.iter().product::<usize>() == 1
-            && flops >= SPLIT_FLOPS
-            && m >= 2 * SPLIT_MIN_ROWS
-            && super::pair::available()
-        {
+        if self.splits() {
             // Two row blocks, the first on this thread and the second on the
             // helper, every time: a loop's state rows stay in one core's cache.
             let half = m / 2;
@@ -244,10 +280,20 @@ impl DotPlan {
                         (rows, n, k),
                         (gemm::Parallelism::None, accumulate),
                     )
-                })
+                });
+                if let Some(epilogue) = epilogue {
+                    epilogue(first * n, (first + rows) * n);
+                }
             });
+            return;
+        }
+        if parallel {
+            threads::pool().install(run);
         } else {
             run();
+        }
+        if let Some(epilogue) = epilogue {
+            epilogue(0, m * n);
         }
     }
 

@@ -45,7 +45,21 @@ enum Step {
     /// `acc + dot(lhs, rhs)` as one GEMM accumulating into `acc`'s buffer (in place
     /// when `acc` dies here); operands `(acc, lhs, rhs)`.
     DotAccumulate(Box<dot::DotPlan>),
-    /// A dot folded into the `DotAccumulate` that reads it: nothing to run.
+    /// A dot and the elementwise loop kernel that is its only reader, run as one
+    /// step: when the dot splits in row halves, each half's thread runs the kernel
+    /// over the rows it just computed (see [`fold_dot_epilogues`]). Operands: the
+    /// kernel's without the dot, then the dot's `(lhs, rhs)`.
+    DotKernel {
+        plan: Box<dot::DotPlan>,
+        slot: usize,
+        work: usize,
+        /// Where the dot's result goes among the kernel's operands.
+        at: usize,
+        /// The dot's result shape.
+        dot_shape: crate::Shape,
+    },
+    /// A dot folded into the `DotAccumulate` or `DotKernel` that reads it: nothing
+    /// to run.
     Folded,
     /// dynamic_update_slice, in place when the operand dies here.
     UpdateSlice,
@@ -493,6 +507,7 @@ fn compile(module: &Module) -> Result<CpuProgram, Error> {
     for (c, comp) in module.computations.iter().enumerate() {
         if run[c] {
             fold_dot_accumulates(&module, comp, &mut steps[c], &mut operands[c]);
+            fold_dot_epilogues(&module, comp, &mut steps[c], &mut operands[c]);
         }
     }
     let last_use = module
@@ -560,15 +575,7 @@ fn fold_dot_accumulates(
     operands: &mut [Vec<Value>],
 ) {
     let uses = comp.use_counts();
-    for f in 0..comp.instrs.len() {
-        let instr = &comp.instrs[f];
-        let Op::Fusion {
-            comp: fc,
-            kind: FusionKind::Loop,
-        } = instr.op
-        else {
-            continue;
-        };
+    for (f, instr, fc) in loop_fusions(comp) {
         let Some((x, y)) = plain_add(module.computation(fc)) else {
             continue;
         };
@@ -593,6 +600,88 @@ fn fold_dot_accumulates(
         operands[f] = vec![acc, dot_operands[0], dot_operands[1]];
         operands[d.instr].clear();
     }
+}
+
+/// The loop fusions of `comp`: (position, instruction, fused computation).
+fn loop_fusions(comp: &Computation) -> impl Iterator<Item = (usize, &Instr, CompId)> {
+    comp.instrs
+        .iter()
+        .enumerate()
+        .filter_map(|(f, instr)| match instr.op {
+            Op::Fusion {
+                comp: fc,
+                kind: FusionKind::Loop,
+            } => Some((f, instr, fc)),
+            _ => None,
+        })
+}
+
+/// Folds a dot that splits in row halves into the elementwise loop kernel that is
+/// its only reader (`Step::DotKernel`), when that kernel reads it only pointwise:
+/// output element `e` depends on the dot's element `e` alone. Each half's thread
+/// then runs the kernel over its own rows, right after computing them: the RNN
+/// step's `tanh(h·W + ...)` no longer waits for both halves and reads the other
+/// core's rows.
+fn fold_dot_epilogues(
+    module: &Module,
+    comp: &Computation,
+    steps: &mut [Step],
+    operands: &mut [Vec<Value>],
+) {
+    let uses = comp.use_counts();
+    for (f, instr, fc) in loop_fusions(comp) {
+        let Step::Kernel { slot, work, .. } = steps[f] else {
+            continue;
+        };
+        let fused = module.computation(fc);
+        let found = instr.operands.iter().enumerate().find(|&(at, d)| {
+            d.index == 0
+                && uses[d.instr] == 1
+                && matches!(&steps[d.instr], Step::Dot(p) if p.splits())
+                && comp.instrs[d.instr].shapes[0].dims == instr.shapes[0].dims
+                && pointwise_in(fused, at)
+        });
+        let Some((at, &d)) = found else {
+            continue;
+        };
+        let Step::Dot(plan) = std::mem::replace(&mut steps[d.instr], Step::Folded) else {
+            continue;
+        };
+        steps[f] = Step::DotKernel {
+            plan,
+            slot,
+            work,
+            at,
+            dot_shape: comp.instrs[d.instr].shapes[0].clone(),
+        };
+        let mut reads = instr.operands.clone();
+        reads.remove(at);
+        reads.extend(comp.instrs[d.instr].operands.iter().copied());
+        operands[f] = reads;
+        operands[d.instr].clear();
+    }
+}
+
+/// Whether every result of the fused computation `comp` has the dims of its
+/// parameter `param`, and reads it only through elementwise ops of those dims
+/// (so result element `e` depends on the parameter's element `e` alone).
+fn pointwise_in(comp: &Computation, param: usize) -> bool {
+    let dims = &comp.params[param].dims;
+    let mut derived = vec![false; comp.instrs.len()];
+    for (i, instr) in comp.instrs.iter().enumerate() {
+        let reads = instr.operands.iter().any(|v| derived[v.instr]);
+        derived[i] = match &instr.op {
+            Op::Parameter { index } => *index == param,
+            _ if !reads => false,
+            op if crate::passes::fusion::is_elementwise(op)
+                && instr.shapes.iter().all(|s| s.dims == *dims) =>
+            {
+                true
+            }
+            _ => return false,
+        };
+    }
+    comp.results.iter().all(|&r| comp.shape(r).dims == *dims)
 }
 
 /// The parameter indices `(x, y)` when a fused computation is exactly `x + y` over
@@ -1101,6 +1190,45 @@ impl CpuProgram {
         outs
     }
 
+    /// Runs a `Step::DotKernel`: the product into `product`, and the kernel in `slot`
+    /// (of the fusion `instr`) over `inputs` with the product inserted at `at`.
+    fn run_dot_kernel(
+        &self,
+        plan: &dot::DotPlan,
+        (lhs, rhs): (&Arc<Literal>, &Arc<Literal>),
+        product: &mut Literal,
+        (slot, work): (usize, usize),
+        instr: &Instr,
+        (inputs, at): (&[Arc<Literal>], usize),
+    ) -> Vec<Literal> {
+        let mut outs: Vec<Literal> = instr.shapes.iter().map(|s| self.pool.take(s)).collect();
+        let product_ptr = product.data_mut().as_mut_ptr();
+        let mut ptrs: Vec<*mut u8> = inputs
+            .iter()
+            .map(|l| l.data().as_ptr() as *mut u8)
+            .collect();
+        ptrs.insert(at, product_ptr);
+        ptrs.extend(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
+        let ptrs = Pointers(&ptrs);
+        let f = self.kernels.get(slot);
+        let elements = product.num_elements();
+        plan.run_then(lhs, rhs, product, &|start, end| {
+            if (start, end) == (0, elements) {
+                // Not split: the whole kernel, in parallel when it is large.
+                run_kernel(f, &ptrs, elements, work);
+                return;
+            }
+            threads::with_mode(threads::Mode::Ieee, || {
+                // SAFETY: `ptrs` holds the kernel's operand and output buffers with
+                // the element counts of their static shapes (the product's dims are
+                // the kernel's); the rows [start, end) of the product are computed
+                // by now on this thread, and the halves write disjoint outputs.
+                unsafe { f(ptrs.base(), start as i64, end as i64) };
+            });
+        });
+        outs
+    }
+
     fn run_step(
         &self,
         step: &Step,
@@ -1136,6 +1264,30 @@ impl CpuProgram {
                 // In place when nobody else holds the accumulator.
                 let acc = self.pool.exclusive(acc);
                 Ok(vec![self.pool.share(plan.accumulate(&lhs, &rhs, acc))])
+            }
+            Step::DotKernel {
+                plan,
+                slot,
+                work,
+                at,
+                dot_shape,
+            } => {
+                let mut inputs = x;
+                let (rhs, lhs) = match (inputs.pop(), inputs.pop()) {
+                    (Some(r), Some(l)) => (r, l),
+                    _ => return Err("dot-kernel needs the dot's (lhs, rhs)".into()),
+                };
+                let mut product = self.pool.take(dot_shape);
+                let outs = self.run_dot_kernel(
+                    plan,
+                    (&lhs, &rhs),
+                    &mut product,
+                    (*slot, *work),
+                    instr,
+                    (&inputs, *at),
+                );
+                drop(self.pool.share(product));
+                Ok(outs.into_iter().map(|o| self.pool.share(o)).collect())
             }
             Step::Folded => Err("a folded dot does not run".into()),
             Step::UpdateSlice => {
@@ -1289,6 +1441,38 @@ impl CompiledProgram for CpuProgram {
 mod tests {
     use super::*;
     use crate::{Builder, DType, Shape};
+
+    /// A fused computation reading parameter 0 (f32[4,8]) through `f` and adding
+    /// parameter 1 (f32[8], broadcast along rows).
+    fn fused(f: impl FnOnce(&mut Builder, Value) -> Value) -> Computation {
+        let mut b = Builder::new("fused");
+        let x = b.parameter(Shape::new(DType::F32, [4, 8]));
+        let row = b.parameter(Shape::new(DType::F32, [8]));
+        let spread = b.broadcast_in_dim(row, &[4, 8], &[1]);
+        let y = f(&mut b, x);
+        let z = b.binary(BinaryOp::Add, y, spread);
+        b.finish(&[z]).entry_computation().clone()
+    }
+
+    #[test]
+    fn pointwise_consumers_are_recognized() {
+        let tanh = fused(|b, x| b.unary(crate::UnaryOp::Tanh, x));
+        assert!(pointwise_in(&tanh, 0));
+        // The broadcast row is not pointwise, but parameter 0 is all that matters.
+        assert!(!pointwise_in(&tanh, 1));
+        let reversed = fused(|b, x| b.add(Op::Reverse { dims: vec![0] }, &[x]));
+        assert!(!pointwise_in(&reversed, 0));
+        let transposed = fused(|b, x| {
+            let t = b.transpose(x, &[1, 0]);
+            b.reshape(t, &[4, 8])
+        });
+        assert!(!pointwise_in(&transposed, 0));
+        let sliced = fused(|b, x| {
+            let s = b.slice(x, &[0, 0], &[2, 8], &[1, 1]);
+            b.add(Op::Concatenate { dim: 0 }, &[s, s])
+        });
+        assert!(!pointwise_in(&sliced, 0));
+    }
 
     /// `acc + dot(a, b)` runs as one accumulating GEMM: the accumulator a parameter
     /// (copied: the caller holds it) and computed in the program (dying there: in
