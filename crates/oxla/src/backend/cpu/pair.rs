@@ -12,6 +12,10 @@
 //! cache from step to step (splitting by columns instead moves the whole state
 //! between cores every step, and measured slower).
 //!
+//! While it spins, the helper yields its core every ~1024 spins, so a rayon worker
+//! that a large kernel right after a split puts on the same core is not held off
+//! for the rest of the spin (`j_conv2d_grad`: 92-99 → 74-90 ms, four alternations).
+//!
 //! Splits are not nested and not concurrent: a caller that finds the helper busy
 //! (another thread's split, or a split from inside a half) runs both halves itself.
 
@@ -128,7 +132,13 @@ fn helper_loop(helper: &'static Helper) {
         while helper.posted.load(Ordering::Acquire) == seen {
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(1024) && Instant::now() > deadline {
+            if !spins.is_multiple_of(1024) {
+                continue;
+            }
+            // A rayon worker on this core (a large kernel right after a split) gets
+            // the core instead of waiting for the spin to end.
+            std::thread::yield_now();
+            if Instant::now() > deadline {
                 helper.sleeping.store(true, Ordering::SeqCst);
                 if helper.posted.load(Ordering::SeqCst) == seen {
                     std::thread::park();
