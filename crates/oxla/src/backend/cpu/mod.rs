@@ -1025,6 +1025,28 @@ impl Pointers<'_> {
     }
 }
 
+/// Runs `f` on the first `count` of `addresses` as a kernel's pointer list, kept on
+/// the stack for all but the widest kernels (one allocation less per kernel call).
+fn with_pointers<R>(
+    count: usize,
+    addresses: impl Iterator<Item = *mut u8>,
+    f: impl FnOnce(&Pointers<'_>) -> R,
+) -> R {
+    const ON_STACK: usize = 16;
+    let mut stack = [std::ptr::null_mut::<u8>(); ON_STACK];
+    let mut heap = Vec::new();
+    let ptrs: &mut [*mut u8] = if count <= ON_STACK {
+        &mut stack[..count]
+    } else {
+        heap.resize(count, std::ptr::null_mut());
+        &mut heap
+    };
+    for (p, a) in ptrs.iter_mut().zip(addresses) {
+        *p = a;
+    }
+    f(&Pointers(ptrs))
+}
+
 /// Work (elements × per-element cost) above which a kernel is split across threads.
 const PARALLEL_WORK: usize = 1 << 18;
 
@@ -1168,25 +1190,13 @@ impl CpuProgram {
         inputs: impl ExactSizeIterator<Item = &'l Literal>,
     ) -> Vec<Literal> {
         let mut outs: Vec<Literal> = instr.shapes.iter().map(|s| self.pool.take(s)).collect();
-        // The pointer list on the stack for all but the widest kernels (one
-        // allocation less per kernel call).
-        const ON_STACK: usize = 16;
         let count = inputs.len() + outs.len();
-        let mut stack = [std::ptr::null_mut::<u8>(); ON_STACK];
-        let mut heap = Vec::new();
-        let ptrs: &mut [*mut u8] = if count <= ON_STACK {
-            &mut stack[..count]
-        } else {
-            heap.resize(count, std::ptr::null_mut());
-            &mut heap
-        };
         let addresses = inputs
             .map(|l| l.data().as_ptr() as *mut u8)
             .chain(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
-        for (p, a) in ptrs.iter_mut().zip(addresses) {
-            *p = a;
-        }
-        run_kernel(self.kernels.get(slot), &Pointers(ptrs), elements, work);
+        with_pointers(count, addresses, |ptrs| {
+            run_kernel(self.kernels.get(slot), ptrs, elements, work)
+        });
         outs
     }
 
@@ -1203,28 +1213,32 @@ impl CpuProgram {
     ) -> Vec<Literal> {
         let mut outs: Vec<Literal> = instr.shapes.iter().map(|s| self.pool.take(s)).collect();
         let product_ptr = product.data_mut().as_mut_ptr();
-        let mut ptrs: Vec<*mut u8> = inputs
+        let read = |l: &Arc<Literal>| l.data().as_ptr() as *mut u8;
+        let count = inputs.len() + 1 + outs.len();
+        let addresses = inputs[..at]
             .iter()
-            .map(|l| l.data().as_ptr() as *mut u8)
-            .collect();
-        ptrs.insert(at, product_ptr);
-        ptrs.extend(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
-        let ptrs = Pointers(&ptrs);
+            .map(read)
+            .chain(std::iter::once(product_ptr))
+            .chain(inputs[at..].iter().map(read))
+            .chain(outs.iter_mut().map(|o| o.data_mut().as_mut_ptr()));
         let f = self.kernels.get(slot);
         let elements = product.num_elements();
-        plan.run_then(lhs, rhs, product, &|start, end| {
-            if (start, end) == (0, elements) {
-                // Not split: the whole kernel, in parallel when it is large.
-                run_kernel(f, &ptrs, elements, work);
-                return;
-            }
-            threads::with_mode(threads::Mode::Ieee, || {
-                // SAFETY: `ptrs` holds the kernel's operand and output buffers with
-                // the element counts of their static shapes (the product's dims are
-                // the kernel's); the rows [start, end) of the product are computed
-                // by now on this thread, and the halves write disjoint outputs.
-                unsafe { f(ptrs.base(), start as i64, end as i64) };
-            });
+        with_pointers(count, addresses, |ptrs| {
+            plan.run_then(lhs, rhs, product, &|start, end| {
+                if (start, end) == (0, elements) {
+                    // Not split: the whole kernel, in parallel when it is large.
+                    run_kernel(f, ptrs, elements, work);
+                    return;
+                }
+                threads::with_mode(threads::Mode::Ieee, || {
+                    // SAFETY: `ptrs` holds the kernel's operand and output buffers
+                    // with the element counts of their static shapes (the product's
+                    // dims are the kernel's); the rows [start, end) of the product
+                    // are computed by now on this thread, and the halves write
+                    // disjoint outputs.
+                    unsafe { f(ptrs.base(), start as i64, end as i64) };
+                });
+            })
         });
         outs
     }
