@@ -86,6 +86,7 @@ fn build_kernel<'ctx>(ctx: &'ctx Context, module: &Module<'ctx>, fun: Fun, wide:
         context: ctx,
         module,
         builder: &b,
+        x86_avx512: false,
     };
     let y = match fun {
         Fun::U(op) => emit_unary(&cx, op, load(0)),
@@ -604,6 +605,7 @@ fn bad_input_is_rejected() {
         context: &ctx,
         module: &module,
         builder: &b,
+        x86_avx512: false,
     };
     let x = ctx.f32_type().const_float(1.0);
     for op in [UnaryOp::IsFinite, UnaryOp::Not, UnaryOp::PopulationCount] {

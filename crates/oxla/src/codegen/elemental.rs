@@ -64,6 +64,8 @@ pub struct Elemental<'a, 'ctx> {
     /// Values already stored in a buffer at their own linear index (see `spill`).
     spilled: HashMap<(usize, usize, usize), Spilled<'ctx>>,
     next_id: usize,
+    /// See [`super::math::MathCx::x86_avx512`].
+    x86_avx512: bool,
 }
 
 impl<'a, 'ctx> Elemental<'a, 'ctx> {
@@ -82,7 +84,14 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             pinned: HashMap::new(),
             spilled: HashMap::new(),
             next_id: 0,
+            x86_avx512: false,
         }
+    }
+
+    /// Lets vectorized code use AVX-512 F and VL instructions (the code will run on
+    /// an x86 CPU that has them).
+    pub fn set_x86_avx512(&mut self, on: bool) {
+        self.x86_avx512 = on;
     }
 
     /// Makes `v` of `comp` evaluate to `x` at every index until [`Self::unpin_all`]:
@@ -224,6 +233,7 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             context: self.context,
             module: self.module,
             builder: self.builder,
+            x86_avx512: self.x86_avx512,
         }
     }
 
@@ -553,6 +563,39 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
         Ok(out)
     }
 
+    /// Whether `v` has one value for all indices of the loop being emitted: built by
+    /// elementwise ops, broadcasts and reshapes from pinned values (a row kernel's
+    /// totals), constants (always splats in kernels) and scalar parameters.
+    fn loop_invariant(
+        &self,
+        comp: &Computation,
+        params: &[ParamSource<'ctx>],
+        v: Value,
+        depth: usize,
+    ) -> bool {
+        let key = (comp as *const Computation as usize, v.instr, v.index);
+        if self.pinned.contains_key(&key) {
+            return true;
+        }
+        let instr = &comp.instrs[v.instr];
+        match &instr.op {
+            Op::Constant(_) => true,
+            Op::Parameter { index } => matches!(params[*index], ParamSource::Scalar(_)),
+            Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Convert { .. }
+            | Op::BroadcastInDim { .. }
+            | Op::Reshape { .. } => {
+                depth < 16
+                    && instr
+                        .operands
+                        .iter()
+                        .all(|&o| self.loop_invariant(comp, params, o, depth + 1))
+            }
+            _ => false,
+        }
+    }
+
     /// The operand `k` of `instr` at the same index (or at the scalar index when
     /// the operand is rank 0 and the result is not).
     fn same_index(
@@ -607,7 +650,15 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             Op::Binary(op) => {
                 let x = self.same_index(comp, params, instr, 0, idx)?;
                 let y = self.same_index(comp, params, instr, 1, idx)?;
-                let r = self.binary(*op, d, x, y)?;
+                let r = if *op == BinaryOp::Div
+                    && d.is_float()
+                    && self.loop_invariant(comp, params, instr.operands[1], 0)
+                {
+                    let (fx, fy) = (x.into_float_value(), y.into_float_value());
+                    super::variants::div_by_invariant(&self.math_cx(), fx, fy)?.into()
+                } else {
+                    self.binary(*op, d, x, y)?
+                };
                 self.round_to(r, d)
             }
             Op::Compare { dir, total_order } => {

@@ -35,12 +35,24 @@ pub struct MathCx<'a, 'ctx> {
     pub context: &'ctx Context,
     pub module: &'a Module<'ctx>,
     pub builder: &'a Builder<'ctx>,
+    /// The code runs on x86 with AVX-512 F and VL: vectorized loops may use its
+    /// instructions (through [`super::variants`]).
+    pub x86_avx512: bool,
 }
 
 type R<T> = Result<T, String>;
 
 fn be(e: BuilderError) -> String {
     format!("oxla codegen math: {e}")
+}
+
+/// `p·2^n` as scalar code (the scalar body of [`super::variants::scale`]).
+pub(super) fn emit_scale_inline<'ctx>(
+    cx: &MathCx<'_, 'ctx>,
+    p: FloatValue<'ctx>,
+    n: FloatValue<'ctx>,
+) -> R<FloatValue<'ctx>> {
+    E::of(cx, p)?.scale_inline(p, n)
 }
 
 /// Emits `op(x)` for a float scalar `x` of type f32 or f64 (f16 and bf16 are
@@ -148,6 +160,7 @@ struct E<'c, 'ctx> {
     it: IntType<'ctx>,
     /// f64 (true) or f32.
     wide: bool,
+    x86_avx512: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -177,6 +190,7 @@ impl<'c, 'ctx> E<'c, 'ctx> {
                 cx.context.i32_type()
             },
             wide,
+            x86_avx512: cx.x86_avx512,
         })
     }
 
@@ -442,8 +456,22 @@ impl<'c, 'ctx> E<'c, 'ctx> {
 
     /// p·2^n for an integral float n with |n| up to about 2·(max exponent): two
     /// factors keep each power of two normal, and only the last product rounds, so
-    /// subnormal results round once.
+    /// subnormal results round once. With AVX-512, vector loops use `vscalef`
+    /// instead (one instruction, one rounding: the same results).
     fn scale(&self, p: FloatValue<'ctx>, n: FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
+        if self.x86_avx512 {
+            let cx = MathCx {
+                context: self.ctx,
+                module: self.m,
+                builder: self.b,
+                x86_avx512: true,
+            };
+            return super::variants::scale(&cx, p, n);
+        }
+        self.scale_inline(p, n)
+    }
+
+    fn scale_inline(&self, p: FloatValue<'ctx>, n: FloatValue<'ctx>) -> R<FloatValue<'ctx>> {
         let k = self.fptosi(n)?;
         let k1 = self.ashr(k, 1)?;
         let k2 = self.isub(k, k1)?;

@@ -84,17 +84,18 @@ pub fn llvm_version() -> String {
 /// broadcast operand's whole producer) out of the vector body. A textual
 /// `instcombine` checks that one run reaches a fixpoint and aborts the process when
 /// it does not (a testing aid in LLVM 19); `no-verify-fixpoint` turns that off, as
-/// `default<O2>` does. `OXLA_LLVM_PASSES`
-/// replaces the pipeline (e.g. `default<O2>`) for experiments.
+/// `default<O2>` does. `always-inline` and `globaldce` then inline the scalar and
+/// vector bodies of `codegen::variants` functions and drop the unused ones.
+/// `OXLA_LLVM_PASSES` replaces the pipeline (e.g. `default<O2>`) for experiments.
 pub const LEAN_PASSES: &str = "function(sroa,early-cse,instcombine<no-verify-fixpoint>,\
      simplifycfg,loop(loop-rotate),loop-mssa(licm),loop(indvars),\
      loop-vectorize<interleave-forced-only>,loop-mssa(licm),\
-     instcombine<no-verify-fixpoint>,simplifycfg)";
+     instcombine<no-verify-fixpoint>,simplifycfg),always-inline,globaldce";
 
 /// The first tier's pass list (see `tiers.rs`): clean-ups only. No loop passes and
 /// no vectorizer, which take most of the optimizer's time.
 pub const QUICK_PASSES: &str =
-    "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg)";
+    "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg),always-inline,globaldce";
 
 pub fn passes() -> String {
     std::env::var("OXLA_LLVM_PASSES").unwrap_or_else(|_| LEAN_PASSES.to_string())
@@ -146,6 +147,15 @@ pub struct HostCpu {
     pub features: String,
     /// The preferred vector width in bits.
     pub vector_bits: String,
+}
+
+impl HostCpu {
+    /// Whether the CPU has AVX-512 F and VL (x86 only).
+    pub fn has_avx512(&self) -> bool {
+        cfg!(target_arch = "x86_64")
+            && self.features.contains("+avx512f")
+            && self.features.contains("+avx512vl")
+    }
 }
 
 /// Where one module's compile time went.

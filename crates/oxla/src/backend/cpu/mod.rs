@@ -994,6 +994,7 @@ fn compile_batch(
     let (object, timing) = jit::compile_object(level, &passes, |cx, llvm| {
         let builder = cx.create_builder();
         let mut el = Elemental::new(cx, llvm, &builder, module);
+        el.set_x86_avx512(jit::host_machine().has_avx512());
         for &j in batch {
             let job = &jobs[j];
             let comp = module.computation(job.fused);
