@@ -44,3 +44,25 @@ fn large_outputs_with_long_rows_match() {
     ];
     common::check_cpu(m, &args, 4e-6);
 }
+
+/// A chain of math functions over a streamed size: its loop interleaves two vector
+/// iterations and prefetches its inputs ahead (two parameters of the output's
+/// dims, one of them read twice); results must stay the interpreter's.
+#[test]
+fn large_math_chains_match() {
+    let mut b = Builder::new("chain");
+    let x = b.parameter(Shape::new(DType::F32, [BIG]));
+    let y = b.parameter(Shape::new(DType::F32, [BIG]));
+    let t = b.unary(UnaryOp::Tanh, x);
+    let e = b.unary(UnaryOp::Exp, t);
+    let s = b.binary(BinaryOp::Mul, e, y);
+    let l = b.unary(UnaryOp::Logistic, s);
+    let out = b.binary(BinaryOp::Mul, l, x);
+    let m = b.finish(&[out]);
+    let args = [
+        common::ramp(DType::F32, &[BIG], 2),
+        common::ramp(DType::F32, &[BIG], 5),
+    ];
+    // Three functions of a few ULP each, and exp magnifies its argument's error.
+    common::check_cpu(m, &args, 1e-5);
+}

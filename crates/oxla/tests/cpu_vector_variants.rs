@@ -364,3 +364,82 @@ fn f32_pow_tiers_agree() {
     };
     assert_tiers_agree(make, &[x, y], "pow");
 }
+
+/// Row maxima and minima (the row folds' vector combiner: AVX-512's `vrange` plus a
+/// NaN blend) must be IEEE `maximum`/`minimum`: NaN when a NaN is in the row, +0
+/// over -0 for max (and -0 under +0 for min) wherever the zeros sit.
+#[test]
+fn row_max_and_min_keep_nans_and_signed_zeros() {
+    let (rows, cols) = (48, 1030);
+    let mut rng = Rng::new(17);
+    let mut x = vec![0f64; rows * cols];
+    for r in 0..rows {
+        let row = &mut x[r * cols..(r + 1) * cols];
+        let at = (rng.next_u64() % cols as u64) as usize;
+        match r % 8 {
+            0 => row.iter_mut().for_each(|v| *v = rng.uniform(-5.0, 5.0)),
+            1 => {
+                row.iter_mut().for_each(|v| *v = rng.uniform(-5.0, 5.0));
+                row[at] = f64::NAN;
+            }
+            2 => {
+                row.iter_mut().for_each(|v| *v = -0.0);
+                row[at] = 0.0;
+            }
+            3 => row.iter_mut().for_each(|v| *v = -0.0),
+            4 => {
+                row.iter_mut().for_each(|v| *v = 0.0);
+                row[at] = -0.0;
+            }
+            5 => {
+                row.iter_mut()
+                    .for_each(|v| *v = rng.uniform(-1.0, 0.0) - 1.0);
+                row[at] = -0.0;
+                row[(at + 17) % cols] = 0.0;
+            }
+            6 => {
+                row.iter_mut().for_each(|v| *v = rng.uniform(-5.0, 5.0));
+                row[at] = f64::INFINITY;
+                row[(at + 1) % cols] = f64::NEG_INFINITY;
+                row[(at + 500) % cols] = f64::NAN;
+            }
+            _ => {
+                row.iter_mut().for_each(|v| *v = rng.uniform(-5.0, 5.0));
+                row[cols - 1] = f64::NAN;
+            }
+        }
+    }
+    for dtype in [DType::F32, DType::F64] {
+        for op in [BinaryOp::Max, BinaryOp::Min] {
+            let mut b = Builder::new("fold");
+            let xv = b.parameter(Shape::new(dtype, [rows, cols]));
+            let region = b.scalar_binary_region(op, dtype);
+            let init = if op == BinaryOp::Max {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            };
+            let init = b.constant_f64(dtype, init);
+            let red = b.reduce(&[xv], &[init], &[1], region)[0];
+            let m = b.finish(&[red]);
+            let arg = common::lit(dtype, &[rows, cols], &x);
+            let want = common::f64s(
+                &oxla::backend::interp::evaluate(&m, std::slice::from_ref(&arg)).expect("interp")
+                    [0],
+            );
+            for (tier, got) in run_both_tiers(&m, &[arg]).iter().enumerate() {
+                let got = common::f64s(got);
+                for r in 0..rows {
+                    let (g, w) = (got[r], want[r]);
+                    let same = (g.is_nan() && w.is_nan()) || g.to_bits() == w.to_bits();
+                    assert!(
+                        same,
+                        "{op:?} {dtype:?} row {r} (kind {}), tier {}: {g:?}, want {w:?}",
+                        r % 8,
+                        tier + 1
+                    );
+                }
+            }
+        }
+    }
+}

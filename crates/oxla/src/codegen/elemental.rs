@@ -66,6 +66,8 @@ pub struct Elemental<'a, 'ctx> {
     next_id: usize,
     /// See [`super::math::MathCx::x86_avx512`].
     x86_avx512: bool,
+    /// How many vector iterations the loops emitted now should interleave.
+    interleave: std::cell::Cell<u32>,
 }
 
 impl<'a, 'ctx> Elemental<'a, 'ctx> {
@@ -85,10 +87,22 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             spilled: HashMap::new(),
             next_id: 0,
             x86_avx512: false,
+            interleave: std::cell::Cell::new(1),
         }
     }
 
-    /// Lets vectorized code use AVX-512 F and VL instructions (the code will run on
+    /// Sets how many vector iterations the loops emitted from now on should
+    /// interleave (1: the vectorizer's choice; a target's loop emitter reads it).
+    pub fn set_interleave(&self, count: u32) {
+        self.interleave.set(count);
+    }
+
+    /// See [`Self::set_interleave`].
+    pub fn interleave(&self) -> u32 {
+        self.interleave.get()
+    }
+
+    /// Lets vector code use AVX-512 F, VL and DQ instructions (the code will run on
     /// an x86 CPU that has them).
     pub fn set_x86_avx512(&mut self, on: bool) {
         self.x86_avx512 = on;
@@ -1156,11 +1170,11 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
             BinaryOp::Add => bld(b.build_float_add(x, y, "vadd"))?,
             BinaryOp::Mul => bld(b.build_float_mul(x, y, "vmul"))?,
             BinaryOp::Max | BinaryOp::Min => {
-                let name = if op == BinaryOp::Max {
-                    "llvm.maximum"
-                } else {
-                    "llvm.minimum"
-                };
+                let max = op == BinaryOp::Max;
+                if let Some(v) = super::variants::max_min(&self.math_cx(), max, x, y)? {
+                    return Ok(v);
+                }
+                let name = if max { "llvm.maximum" } else { "llvm.minimum" };
                 self.call_intrinsic(name, &[x.into(), y.into()])?
                     .into_vector_value()
             }

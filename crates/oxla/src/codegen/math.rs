@@ -35,7 +35,7 @@ pub struct MathCx<'a, 'ctx> {
     pub context: &'ctx Context,
     pub module: &'a Module<'ctx>,
     pub builder: &'a Builder<'ctx>,
-    /// The code runs on x86 with AVX-512 F and VL: vectorized loops may use its
+    /// The code runs on x86 with AVX-512 F, VL and DQ: vector code may use their
     /// instructions (through [`super::variants`]).
     pub x86_avx512: bool,
 }

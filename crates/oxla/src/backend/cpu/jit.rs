@@ -150,11 +150,12 @@ pub struct HostCpu {
 }
 
 impl HostCpu {
-    /// Whether the CPU has AVX-512 F and VL (x86 only).
+    /// Whether the CPU has AVX-512 F, VL and DQ (x86 only).
     pub fn has_avx512(&self) -> bool {
         cfg!(target_arch = "x86_64")
-            && self.features.contains("+avx512f")
-            && self.features.contains("+avx512vl")
+            && ["+avx512f", "+avx512vl", "+avx512dq"]
+                .iter()
+                .all(|f| self.features.contains(f))
     }
 }
 
