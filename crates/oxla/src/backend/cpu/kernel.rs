@@ -1103,6 +1103,40 @@ fn emit_row_reduction<'ctx>(
     Ok(())
 }
 
+/// Combines vectors with an order-insensitive combiner (max, min) into one scalar:
+/// pairwise while there are several, then halving the last one's lanes.
+fn vector_tree<'ctx>(
+    el: &Elemental<'_, 'ctx>,
+    op: BinaryOp,
+    mut level: Vec<VectorValue<'ctx>>,
+) -> R<BasicValueEnum<'ctx>> {
+    while level.len() > 1 {
+        let mut up = Vec::with_capacity(level.len() / 2);
+        for pair in level.chunks(2) {
+            up.push(match pair {
+                [a, b] => el.float_vector_combine(op, *a, *b)?,
+                [a] => *a,
+                _ => unreachable!("chunks of two"),
+            });
+        }
+        level = up;
+    }
+    let mut v = level[0];
+    let i32t = el.context.i32_type();
+    while v.get_type().get_size() > 1 {
+        let half = v.get_type().get_size() / 2;
+        let pick = |from: u32| -> R<VectorValue<'ctx>> {
+            let mask: Vec<_> = (from..from + half)
+                .map(|i| i32t.const_int(i as u64, false))
+                .collect();
+            let mask = inkwell::types::VectorType::const_vector(&mask);
+            bld(el.builder.build_shuffle_vector(v, v, mask, "half"))
+        };
+        v = el.float_vector_combine(op, pick(0)?, pick(half)?)?;
+    }
+    bld(el.builder.build_extract_element(v, el.c64(0), "total"))
+}
+
 /// One row of a row reduction: its index among the rows (the kept dims) and the
 /// linear position of its first element.
 struct Row<'ctx> {
@@ -1306,11 +1340,20 @@ fn emit_row_fold<'ctx>(
     let mut totals = Vec::new();
     for (n, &r) in reduces.iter().enumerate() {
         let d = comp.shape(comp.instrs[r].operands[0]).dtype;
+        let accs: Vec<VectorValue<'ctx>> = (0..ROW_VECTORS)
+            .map(|v| {
+                body.carried[n * ROW_VECTORS + v]
+                    .as_basic_value()
+                    .into_vector_value()
+            })
+            .collect();
+        if matches!(plan.ops[n].0, BinaryOp::Max | BinaryOp::Min) {
+            // Any order gives the same max (or min): halve vectors instead.
+            totals.push(vector_tree(el, plan.ops[n].0, accs)?);
+            continue;
+        }
         let mut level: Vec<BasicValueEnum> = Vec::with_capacity(width);
-        for v in 0..ROW_VECTORS {
-            let acc = body.carried[n * ROW_VECTORS + v]
-                .as_basic_value()
-                .into_vector_value();
+        for acc in accs {
             for j in 0..lanes {
                 level.push(bld(el.builder.build_extract_element(
                     acc,
