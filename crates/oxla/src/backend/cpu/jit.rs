@@ -93,9 +93,11 @@ pub const LEAN_PASSES: &str = "function(sroa,early-cse,instcombine<no-verify-fix
      instcombine<no-verify-fixpoint>,simplifycfg),always-inline,globaldce";
 
 /// The first tier's pass list (see `tiers.rs`): clean-ups only. No loop passes and
-/// no vectorizer, which take most of the optimizer's time.
+/// no vectorizer, which take most of the optimizer's time. The vector variants'
+/// scalar bodies are inlined first, so the clean-ups drop what only their vector
+/// bodies use (a division's hoistable reciprocal).
 pub const QUICK_PASSES: &str =
-    "function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg),always-inline,globaldce";
+    "always-inline,function(sroa,early-cse,instcombine<no-verify-fixpoint>,simplifycfg),globaldce";
 
 pub fn passes() -> String {
     std::env::var("OXLA_LLVM_PASSES").unwrap_or_else(|_| LEAN_PASSES.to_string())
