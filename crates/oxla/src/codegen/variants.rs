@@ -91,7 +91,7 @@ pub fn div_by_invariant<'ctx>(
                 .build_float_div(args[0], args[1], "q")
                 .map_err(be)
         },
-        &|cx, f, vt| emit_divr_vector(cx, f, vt, &limits),
+        &|cx, f, p| emit_divr_vector(cx, f, p, &limits),
     )
 }
 
@@ -122,32 +122,41 @@ pub fn scale<'ctx>(
 }
 
 /// The vector body of `scale`: AVX-512's `vscalef` of the vector's width.
-fn emit_scalef<'ctx>(cx: &MathCx<'_, 'ctx>, f: FunctionValue<'ctx>, vt: VectorType<'ctx>) -> R<()> {
-    let bld = cx.builder;
-    bld.position_at_end(cx.context.append_basic_block(f, "entry"));
-    let param = |i: u32| -> R<VectorValue<'ctx>> {
-        Ok(f.get_nth_param(i)
-            .ok_or("scale: missing parameter")?
-            .into_vector_value())
-    };
-    let (p, n) = (param(0)?, param(1)?);
-    let wide = vt.get_element_type() == cx.context.f64_type().into();
+fn emit_scalef<'ctx>(
+    cx: &MathCx<'_, 'ctx>,
+    _f: FunctionValue<'ctx>,
+    p: &[VectorValue<'ctx>],
+) -> R<VectorValue<'ctx>> {
+    avx512_masked(cx, "scalef", &[p[0].into(), p[1].into()], p[0])?.ok_or_else(|| {
+        format!(
+            "oxla codegen variants: no vscalef of {} lanes",
+            p[0].get_type().get_size()
+        )
+    })
+}
+
+/// Calls AVX-512's `llvm.x86.avx512.mask.<op>.<ps|pd>.<bits>` for vectors of
+/// `src`'s type with every lane enabled: `args`, then `src` (the pass-through for
+/// disabled lanes), the mask and, in the 512-bit forms, the rounding argument
+/// (the MXCSR mode). `None` where the width has no such instruction.
+fn avx512_masked<'ctx>(
+    cx: &MathCx<'_, 'ctx>,
+    op: &str,
+    args: &[BasicMetadataValueEnum<'ctx>],
+    src: VectorValue<'ctx>,
+) -> R<Option<VectorValue<'ctx>>> {
+    let vt = src.get_type();
     let lanes = vt.get_size();
-    // The 512-bit forms take a rounding argument.
-    let (name, rounding) = match (wide, lanes) {
-        (false, 4) => ("llvm.x86.avx512.mask.scalef.ps.128", false),
-        (false, 8) => ("llvm.x86.avx512.mask.scalef.ps.256", false),
-        (false, 16) => ("llvm.x86.avx512.mask.scalef.ps.512", true),
-        (true, 2) => ("llvm.x86.avx512.mask.scalef.pd.128", false),
-        (true, 4) => ("llvm.x86.avx512.mask.scalef.pd.256", false),
-        (true, 8) => ("llvm.x86.avx512.mask.scalef.pd.512", true),
-        _ => {
-            return Err(format!(
-                "oxla codegen variants: no vscalef of {lanes} lanes"
-            ))
-        }
-    };
-    let decl = Intrinsic::find(name)
+    let wide = vt.get_element_type() == cx.context.f64_type().into();
+    let bits = lanes * if wide { 64 } else { 32 };
+    if !matches!(bits, 128 | 256 | 512) {
+        return Ok(None);
+    }
+    let name = format!(
+        "llvm.x86.avx512.mask.{op}.{}.{bits}",
+        if wide { "pd" } else { "ps" }
+    );
+    let decl = Intrinsic::find(&name)
         .and_then(|i| i.get_declaration(cx.module, &[]))
         .ok_or_else(|| format!("oxla codegen variants: no intrinsic {name}"))?;
     let all_lanes = if lanes == 16 {
@@ -155,20 +164,20 @@ fn emit_scalef<'ctx>(cx: &MathCx<'_, 'ctx>, f: FunctionValue<'ctx>, vt: VectorTy
     } else {
         cx.context.i8_type().const_all_ones()
     };
-    let mut args: Vec<BasicMetadataValueEnum> =
-        vec![p.into(), n.into(), p.into(), all_lanes.into()];
-    if rounding {
-        // _MM_FROUND_CUR_DIRECTION: the MXCSR rounding mode.
-        args.push(cx.context.i32_type().const_int(4, false).into());
+    let mut call_args = args.to_vec();
+    call_args.extend::<[BasicMetadataValueEnum; 2]>([src.into(), all_lanes.into()]);
+    if bits == 512 {
+        // _MM_FROUND_CUR_DIRECTION.
+        call_args.push(cx.context.i32_type().const_int(4, false).into());
     }
-    let r = bld
-        .build_call(decl, &args, "scalef")
+    let r = cx
+        .builder
+        .build_call(decl, &call_args, op)
         .map_err(be)?
         .try_as_basic_value()
         .basic()
-        .ok_or("oxla codegen variants: scalef returned nothing")?;
-    bld.build_return(Some(&r)).map_err(be)?;
-    Ok(())
+        .ok_or_else(|| format!("oxla codegen variants: {name} returned nothing"))?;
+    Ok(Some(r.into_vector_value()))
 }
 
 /// The ranges the fast division relies on, for one float type of precision p:
@@ -222,10 +231,13 @@ fn type_name(base: &str, cx: &MathCx<'_, '_>, ft: FloatType<'_>) -> String {
 /// The scalar body of a variant function: the builder is positioned in its entry.
 type ScalarBody<'b, 'ctx> =
     &'b dyn Fn(&MathCx<'_, 'ctx>, &[FloatValue<'ctx>]) -> R<FloatValue<'ctx>>;
-/// The vector body of one width: appends the blocks of the function, which takes
-/// and returns vectors of the type given.
-type VectorBody<'b, 'ctx> =
-    &'b dyn Fn(&MathCx<'_, 'ctx>, FunctionValue<'ctx>, VectorType<'ctx>) -> R<()>;
+/// The vector body of one width: the builder is positioned in the entry block of
+/// `f` (which it may add blocks to), the parameters are vectors of one type.
+type VectorBody<'b, 'ctx> = &'b dyn Fn(
+    &MathCx<'_, 'ctx>,
+    FunctionValue<'ctx>,
+    &[VectorValue<'ctx>],
+) -> R<VectorValue<'ctx>>;
 
 /// Calls the function `name` (all arguments and the result of one float type),
 /// defining it and its variants of `widths` lanes on first use.
@@ -258,7 +270,11 @@ fn call_with_variants<'ctx>(
                 let vt = ft.vec_type(w);
                 let params: Vec<_> = args.iter().map(|_| vt.into()).collect();
                 let v = define(cx, &variant(w), vt.fn_type(&params, false))?;
-                vector(&body_cx, v, vt)?;
+                bld.position_at_end(cx.context.append_basic_block(v, "entry"));
+                let p: Vec<VectorValue> =
+                    v.get_param_iter().map(|x| x.into_vector_value()).collect();
+                let r = vector(&body_cx, v, &p)?;
+                bld.build_return(Some(&r)).map_err(be)?;
             }
             f
         }
@@ -311,20 +327,17 @@ fn define<'ctx>(
 fn emit_divr_vector<'ctx>(
     cx: &MathCx<'_, 'ctx>,
     f: FunctionValue<'ctx>,
-    vt: VectorType<'ctx>,
+    p: &[VectorValue<'ctx>],
     limits: &Limits,
-) -> R<()> {
+) -> R<VectorValue<'ctx>> {
     let bld = cx.builder;
-    let entry = cx.context.append_basic_block(f, "entry");
+    let entry = bld
+        .get_insert_block()
+        .ok_or("divr: builder not positioned")?;
     let slow = cx.context.append_basic_block(f, "slow");
     let done = cx.context.append_basic_block(f, "done");
-    bld.position_at_end(entry);
-    let p = |i: u32| -> R<VectorValue<'ctx>> {
-        Ok(f.get_nth_param(i)
-            .ok_or("divr: missing parameter")?
-            .into_vector_value())
-    };
-    let (a, b, r) = (p(0)?, p(1)?, p(2)?);
+    let (a, b, r) = (p[0], p[1], p[2]);
+    let vt = a.get_type();
     let splat = |x: f64| -> VectorValue<'ctx> {
         let ft = vt.get_element_type().into_float_type();
         VectorType::const_vector(&vec![ft.const_float(x); vt.get_size() as usize])
@@ -368,8 +381,7 @@ fn emit_divr_vector<'ctx>(
     bld.position_at_end(done);
     let phi = bld.build_phi(vt, "q").map_err(be)?;
     phi.add_incoming(&[(&q1, entry), (&exact, slow)]);
-    bld.build_return(Some(&phi.as_basic_value())).map_err(be)?;
-    Ok(())
+    Ok(phi.as_basic_value().into_vector_value())
 }
 
 /// Calls the LLVM intrinsic `name` overloaded on its first argument's type.
@@ -404,47 +416,16 @@ pub fn max_min<'ctx>(
     if !cx.x86_avx512 {
         return Ok(None);
     }
-    let vt = x.get_type();
-    let wide = vt.get_element_type() == cx.context.f64_type().into();
-    let (name, rounding) = match (wide, vt.get_size()) {
-        (false, 4) => ("llvm.x86.avx512.mask.range.ps.128", false),
-        (false, 8) => ("llvm.x86.avx512.mask.range.ps.256", false),
-        (false, 16) => ("llvm.x86.avx512.mask.range.ps.512", true),
-        (true, 2) => ("llvm.x86.avx512.mask.range.pd.128", false),
-        (true, 4) => ("llvm.x86.avx512.mask.range.pd.256", false),
-        (true, 8) => ("llvm.x86.avx512.mask.range.pd.512", true),
-        _ => return Ok(None),
-    };
-    let decl = Intrinsic::find(name)
-        .and_then(|i| i.get_declaration(cx.module, &[]))
-        .ok_or_else(|| format!("oxla codegen variants: no intrinsic {name}"))?;
     // imm8: bits 1:0 pick min (00) or max (01); bits 3:2 = 01 take the sign from
     // the comparison's result.
-    let imm = if max { 0b0101 } else { 0b0100 };
-    let mask = if vt.get_size() == 16 {
-        cx.context.i16_type().const_all_ones()
-    } else {
-        cx.context.i8_type().const_all_ones()
+    let imm = cx
+        .context
+        .i32_type()
+        .const_int(if max { 0b0101 } else { 0b0100 }, false);
+    let Some(ranged) = avx512_masked(cx, "range", &[x.into(), y.into(), imm.into()], x)? else {
+        return Ok(None);
     };
-    let i32t = cx.context.i32_type();
-    let mut args: Vec<BasicMetadataValueEnum> = vec![
-        x.into(),
-        y.into(),
-        i32t.const_int(imm, false).into(),
-        x.into(),
-        mask.into(),
-    ];
-    if rounding {
-        args.push(i32t.const_int(4, false).into());
-    }
     let bld = cx.builder;
-    let ranged = bld
-        .build_call(decl, &args, "range")
-        .map_err(be)?
-        .try_as_basic_value()
-        .basic()
-        .ok_or("oxla codegen variants: vrange returned nothing")?
-        .into_vector_value();
     let nan = bld
         .build_float_compare(FloatPredicate::UNO, x, y, "nan")
         .map_err(be)?;

@@ -765,12 +765,10 @@ pub fn emit_row_kernel<'ctx>(
     // math functions: those compute-bound passes then prefetch it all (measured on
     // softmax: 9.0 -> 8.1 ms; the streaming stores keep the memory busy in the
     // last pass, and the exp pass leaves it idle).
-    let math_passes: Option<Vec<usize>> = Some(
-        (1..stages.len())
-            .filter(|&n| fold_computes_math(comp, &stages[n]))
-            .collect::<Vec<usize>>(),
-    )
-    .filter(|heavy| !heavy.is_empty() && !streamed.is_empty());
+    let heavy: Vec<usize> = (1..stages.len())
+        .filter(|&n| fold_computes_math(comp, &stages[n]))
+        .collect();
+    let math_passes = (!heavy.is_empty() && !streamed.is_empty()).then_some(heavy);
     // A spill into a streamed output would be written twice (the streaming store
     // of a cached line evicts it): spill into a row buffer on the stack instead,
     // when the row is small enough.
