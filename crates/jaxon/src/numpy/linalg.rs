@@ -5,8 +5,10 @@
 //! contraction is one `dot_general` with `preferred_element_type` set to that dtype
 //! (as jax.numpy does), and the result is weak only when every operand was.
 
-/// Decompositions of `jax.numpy.linalg` (`jnp::linalg::cholesky`, `jnp::linalg::qr`).
+/// Decompositions of `jax.numpy.linalg` (`jnp::linalg::cholesky`, `qr`, `eigh`,
+/// `eigvalsh`, `svd`, `svdvals`).
 pub use super::linalg_decomp::{cholesky, qr};
+pub use super::linalg_eig::{eigh, eigvalsh, svd, svdvals};
 
 use super::promote::{canonical_axis, promote_dtypes, ArrayLike, Operand};
 use crate::array::Array;

@@ -9,16 +9,16 @@ use crate::lax;
 use crate::numpy::{broadcast_to_shape, to_inexact, ArrayLike};
 use oxla::DType;
 
-fn scalar(v: f64, like: &Array) -> Array {
+pub(super) fn scalar(v: f64, like: &Array) -> Array {
     Array::scalar_f64(v, like.dtype(), false)
 }
 
-fn full_as(like: &Array, v: f64) -> Array {
+pub(super) fn full_as(like: &Array, v: f64) -> Array {
     broadcast_to_shape(&scalar(v, like), like.shape())
 }
 
 /// `a` with its last two dims swapped.
-fn mt(a: &Array) -> Array {
+pub(super) fn mt(a: &Array) -> Array {
     let n = a.ndim();
     let mut perm: Vec<usize> = (0..n).collect();
     perm.swap(n - 2, n - 1);
@@ -58,7 +58,7 @@ fn outer(u: &Array, v: &Array) -> Array {
 }
 
 /// `[B..]` -> `[B.., n]` (the same value along a new last axis).
-fn spread_last(x: &Array, n: usize) -> Array {
+pub(super) fn spread_last(x: &Array, n: usize) -> Array {
     let shape: Vec<usize> = x.shape().iter().copied().chain([n]).collect();
     let dims: Vec<usize> = (0..x.ndim()).collect();
     lax::broadcast_in_dim(x, &shape, &dims)
@@ -66,7 +66,7 @@ fn spread_last(x: &Array, n: usize) -> Array {
 
 /// Entries of `x` where `mask`, summed over `axis` (an exact extraction when the mask
 /// picks one entry per lane; zeros elsewhere keep infinities from leaking).
-fn pick(mask: &Array, x: &Array, axis: usize) -> Array {
+pub(super) fn pick(mask: &Array, x: &Array, axis: usize) -> Array {
     lax::reduce_sum(&lax::select(mask, x, &full_as(x, 0.0)), &[axis])
 }
 
@@ -77,7 +77,7 @@ fn index_mask(shape: &[usize], axis: usize, j: &Array, cmp: fn(&Array, &Array) -
 }
 
 #[track_caller]
-fn square_matrices(op: &str, a: &Array) {
+pub(super) fn square_matrices(op: &str, a: &Array) {
     let s = a.shape();
     if a.ndim() < 2 || s[s.len() - 1] != s[s.len() - 2] {
         user_error(format!(

@@ -11,6 +11,7 @@ mod cumulative;
 mod indexing;
 pub mod linalg;
 mod linalg_decomp;
+mod linalg_eig;
 mod math;
 mod promote;
 mod reductions;

@@ -13,9 +13,10 @@ use oxla::DType;
 
 /// Multivariate normal samples with mean `mean` (`[..., n]`) and covariance `cov`
 /// (`[..., n, n]`, positive definite): `mean + L z` with `L = cholesky(cov)` and
-/// standard normal `z` (JAX's default `method='cholesky'`). The result is
-/// `shape ++ [n]`, `shape` defaulting to the broadcast of the batch shapes; `dtype`
-/// defaults to the promoted float dtype of `mean` and `cov`.
+/// standard normal `z` (JAX's default `method='cholesky'`; see
+/// [`multivariate_normal_with`] for the others). The result is `shape ++ [n]`,
+/// `shape` defaulting to the broadcast of the batch shapes; `dtype` defaults to the
+/// promoted float dtype of `mean` and `cov`.
 ///
 /// ```
 /// use jaxon::prelude::*;
@@ -32,6 +33,37 @@ pub fn multivariate_normal(
     cov: impl ArrayLike,
     shape: Option<&[usize]>,
     dtype: Option<DType>,
+) -> Array {
+    multivariate_normal_with(key, mean, cov, shape, dtype, "cholesky")
+}
+
+/// [`multivariate_normal`] with JAX's `method`: `"cholesky"` (the default: fastest,
+/// needs a positive-definite `cov`), `"eigh"` (`factor = v sqrt(w)` from
+/// [`jnp::linalg::eigh`]) or `"svd"` (`factor = u sqrt(s)` from [`jnp::linalg::svd`]);
+/// the last two accept positive semi-definite (singular) covariances. The normal
+/// draws are JAX's bit for bit; with `"eigh"`/`"svd"` the samples equal JAX's only
+/// up to the signs of the eigenvectors, which LAPACK chooses and ours need not match
+/// (the distribution is the same).
+///
+/// ```
+/// use jaxon::prelude::*;
+/// use jaxon::{numpy as jnp, random};
+/// // A singular covariance: x[1] is always 2 x[0].
+/// let cov = jnp::array(&[[1.0f64, 2.0], [2.0, 4.0]]);
+/// let x = random::multivariate_normal_with(
+///     &random::key(0), &jnp::zeros(&[2], DType::F64), &cov, Some(&[3]), None, "eigh",
+/// );
+/// let x = x.to_vec::<f64>();
+/// assert!((x[1] - 2.0 * x[0]).abs() < 1e-12);
+/// ```
+#[track_caller]
+pub fn multivariate_normal_with(
+    key: &Array,
+    mean: impl ArrayLike,
+    cov: impl ArrayLike,
+    shape: Option<&[usize]>,
+    dtype: Option<DType>,
+    method: &str,
 ) -> Array {
     let op = "multivariate_normal";
     key_words(op, key);
@@ -74,7 +106,20 @@ pub fn multivariate_normal(
             ));
         }
     }
-    let factor = jnp::linalg::cholesky(&cov);
+    let factor = match method {
+        "cholesky" => jnp::linalg::cholesky(&cov),
+        "eigh" => {
+            let (w, v) = jnp::linalg::eigh(&cov);
+            scale_columns(&v, &lax::sqrt(&w))
+        }
+        "svd" => {
+            let (u, s, _) = jnp::linalg::svd(&cov, true);
+            scale_columns(&u, &lax::sqrt(&s))
+        }
+        _ => user_error(format!(
+            "random.{op}: method must be one of \"svd\", \"eigh\", \"cholesky\", got {method:?}"
+        )),
+    };
     let full: Vec<usize> = batch.iter().copied().chain([n]).collect();
     let z = normal_impl(op, key, &full, dtype);
     // einsum('...ij,...j->...i', factor, z) with the batch dims broadcast.
@@ -93,6 +138,13 @@ pub fn multivariate_normal(
         None,
     );
     &mean + &lz
+}
+
+/// `m * d[..., None, :]`: column `j` of each matrix scaled by `d[j]`.
+fn scale_columns(m: &Array, d: &Array) -> Array {
+    let nb = d.ndim() - 1;
+    let dims: Vec<usize> = (0..nb).chain([nb + 1]).collect();
+    lax::mul(m, &lax::broadcast_in_dim(d, m.shape(), &dims))
 }
 
 /// A random `n x m` matrix (`m` defaults to `n`) with orthonormal rows or columns,
