@@ -23,7 +23,7 @@
 
 use super::jit::{JitCode, KernelFn};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 
 /// Whether kernels are compiled in two tiers (on unless `OXLA_TIERED=0`).
@@ -70,6 +70,21 @@ impl KernelSlots {
 }
 
 static UPGRADED: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the background thread is compiling now (it then occupies a core).
+static COMPILING: AtomicBool = AtomicBool::new(false);
+
+/// Whether a second-tier compile is running in the background: fine-grained
+/// two-core splits wait for a helper thread that the compile keeps off its core
+/// (an RNN gradient's step ran 3.5 times slower), so they run on one thread then.
+pub fn compiling_in_background() -> bool {
+    COMPILING.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+pub(crate) fn set_compiling_for_test(on: bool) {
+    COMPILING.store(on, Ordering::Relaxed);
+}
 
 /// How many kernels of running programs the background thread has replaced by
 /// their second tier, in this process.
@@ -166,7 +181,10 @@ fn worker() {
             }
         };
         if slots.strong_count() > 0 {
-            match upgrade() {
+            COMPILING.store(true, Ordering::Relaxed);
+            let result = upgrade();
+            COMPILING.store(false, Ordering::Relaxed);
+            match result {
                 Ok((code, fns)) => {
                     if let Some(slots) = slots.upgrade() {
                         slots.install(code, fns);
