@@ -257,6 +257,8 @@ def resolve(fn):
         return getattr(jnn, fn[3:])
     if fn.startswith("scipy.special."):
         return getattr(jss, fn[len("scipy.special."):])
+    if fn.startswith("linalg."):
+        return getattr(jnp.linalg, fn[len("linalg."):])
     return getattr(jnp, fn)
 
 
@@ -1907,7 +1909,41 @@ def topic_random_grad():
     return c.cases
 
 
+def topic_linalg():
+    """jnp.linalg decompositions (LAPACK on CPU). Eigenvalues, singular values, the
+    Cholesky factor and QR with LAPACK's signs are unique; eigen/singular vectors
+    only up to sign (the tests compare them modulo a sign per vector)."""
+    c = Cases()
+
+    def sym(seed, n, dtype):
+        a = rnd(seed, (n, n), dtype=dtype)
+        return ((a + a.T) / 2).astype(dtype)
+
+    def spd(seed, n, dtype):
+        a = rnd(seed, (n, n), dtype="float64")
+        return (a @ a.T + n * np.eye(n)).astype(dtype)
+
+    for dt, x64 in (("float32", False), ("float64", True)):
+        for k, n in enumerate((1, 2, 3, 5, 8, 13)):
+            c.jnp_(f"eigh_{dt}_{n}", "linalg.eigh", sym(400 + k, n, dt), x64=x64)
+        batch = np.stack([sym(410 + k, 4, dt) for k in range(3)]).reshape(3, 4, 4)
+        c.jnp_(f"eigvalsh_{dt}_batch", "linalg.eigvalsh", batch, x64=x64)
+        for k, (m, n) in enumerate(((4, 4), (6, 3), (3, 6), (1, 5), (7, 2))):
+            a = rnd(420 + k, (m, n), dtype=dt)
+            c.jnp_(f"svd_{dt}_{m}x{n}", "linalg.svd", a, x64=x64, full_matrices=False)
+            c.jnp_(f"svdvals_{dt}_{m}x{n}", "linalg.svd", a, x64=x64, compute_uv=False)
+        low_rank = (rnd(430, (5, 1), dtype="float64") @ rnd(431, (1, 4), dtype="float64"))
+        c.jnp_(f"svdvals_{dt}_rank1", "linalg.svd", low_rank.astype(dt), x64=x64,
+               compute_uv=False)
+        c.jnp_(f"cholesky_{dt}", "linalg.cholesky", spd(440, 5, dt), x64=x64)
+        for mode in ("reduced", "complete"):
+            c.jnp_(f"qr_{dt}_{mode}", "linalg.qr", rnd(450, (5, 3), dtype=dt), x64=x64,
+                   mode=mode)
+    return c.cases
+
+
 TOPICS = [
+    ("numpy_linalg.json", topic_linalg),
     ("numpy_promotion.json", topic_promotion),
     ("numpy_intdiv.json", topic_intdiv),
     ("numpy_rounding.json", topic_rounding),

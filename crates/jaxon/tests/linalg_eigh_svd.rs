@@ -1,7 +1,8 @@
 //! jnp::linalg::eigh / eigvalsh / svd / svdvals (and random.multivariate_normal's
 //! "eigh" and "svd" methods, which use them) against a straightforward f64 Jacobi
-//! reference, by their defining identities, on random shapes with batch dims, under
-//! jit and vmap, with derivatives by finite differences, and their errors.
+//! reference and JAX's (LAPACK's) golden results, by their defining identities, on
+//! random shapes with batch dims, under jit and vmap, with derivatives by finite
+//! differences, and their errors.
 
 mod support;
 
@@ -9,7 +10,7 @@ use jaxon::numpy as jnp;
 use jaxon::prelude::*;
 use jaxon::random;
 use jaxon::test_util::{check_grads, Modes};
-use support::{assert_close, expect_panic, Rng};
+use support::{assert_close, expect_panic, golden_array, Rng};
 
 fn arr(shape: &[usize], vals: Vec<f64>, dtype: DType) -> Array {
     jnp::from_f64_values(shape, &vals, dtype)
@@ -135,7 +136,7 @@ fn eigh_matches_reference() {
                 &format!("{what} jit v"),
                 &vj.to_f64_vec(),
                 &v.to_f64_vec(),
-                tol * 10.0,
+                4.0 * tol,
             );
             cases += 1;
         }
@@ -221,13 +222,13 @@ fn svd_matches_reference() {
                 &format!("{what} s²"),
                 &sq(&s.to_f64_vec()),
                 &sq(&want),
-                tol * 10.0,
+                4.0 * tol,
             );
-            assert_orthonormal_columns(&format!("{what} UᵀU"), &u, tol * 10.0);
+            assert_orthonormal_columns(&format!("{what} UᵀU"), &u, 4.0 * tol);
             assert_orthonormal_columns(
                 &format!("{what} V"),
                 &jnp::swapaxes(&vh, -1, -2),
-                tol * 10.0,
+                4.0 * tol,
             );
             // U[:, :k] diag(s) Vh[:k] = A.
             let uk = leading(&u, m, k) * jnp::expand_dims(&s, -2);
@@ -236,7 +237,7 @@ fn svd_matches_reference() {
                 &format!("{what} U S Vh"),
                 &jnp::matmul(&uk, &vk).to_f64_vec(),
                 &vals,
-                tol * 10.0,
+                4.0 * tol,
             );
             let s_only = jnp::linalg::svdvals(&a).to_f64_vec();
             close(&format!("{what} svdvals"), &s_only, &s.to_f64_vec(), 0.0);
@@ -494,4 +495,118 @@ fn errors_name_the_operation_and_line() {
     let a = jnp::ones(&[3, 2], DType::F64);
     let g = || grad(|a: Array| jnp::linalg::svd(&a, true).0.sum(None))(a.clone());
     expect_panic(|| drop(g()), &["svd", "full_matrices", "[3, 2]"]);
+}
+
+/// The sign (±1) per column that best aligns `got` with `want` (both `[.., rows,
+/// k]`): eigen/singular vectors are unique only up to sign.
+fn column_signs(got: &Array, want: &Array) -> Array {
+    let flip = jnp::sign((got * want).sum(Some(&[-2])));
+    jnp::where_(flip.eq(0.0), 1.0, &flip)
+}
+
+/// JAX's (LAPACK's) results from `tests/golden/numpy_linalg.json`: eigenvalues,
+/// singular values, Cholesky factors and QR (LAPACK's signs) equal within
+/// rounding; eigen/singular vectors up to a sign per vector.
+#[test]
+fn golden_decompositions_match_jax() {
+    let path = format!(
+        "{}/../../tests/golden/numpy_linalg.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let g: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("golden")).unwrap();
+    let mut count = 0;
+    for case in g["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let a = golden_array(&case["args"][0]);
+        // Both sides are backward stable: values agree to a few eps of the matrix's
+        // size, vectors (which also depend on the gaps between values) to more.
+        let eps = if a.dtype() == DType::F64 {
+            f64::EPSILON
+        } else {
+            f32::EPSILON as f64
+        };
+        let size = a.shape().iter().max().copied().unwrap_or(1) as f64;
+        let scale = a.to_f64_vec().iter().fold(1.0f64, |m, x| m.max(x.abs())) * size;
+        let (tol, vtol) = (eps * scale, 1e3 * eps * scale);
+        let out = &case["out"];
+        match case["fn"].as_str().unwrap() {
+            "linalg.eigh" => {
+                let (w, v) = jnp::linalg::eigh(&a);
+                let want_w = golden_array(&out[0]);
+                close(name, &w.to_f64_vec(), &want_w.to_f64_vec(), 4.0 * tol);
+                let want_v = golden_array(&out[1]);
+                let v = &v * &jnp::expand_dims(column_signs(&v, &want_v), -2);
+                close(name, &v.to_f64_vec(), &want_v.to_f64_vec(), vtol);
+            }
+            "linalg.eigvalsh" => {
+                let w = jnp::linalg::eigvalsh(&a);
+                close(
+                    name,
+                    &w.to_f64_vec(),
+                    &golden_array(out).to_f64_vec(),
+                    4.0 * tol,
+                );
+            }
+            "linalg.svd" if case["kwargs"]["compute_uv"] == false => {
+                let s = jnp::linalg::svdvals(&a);
+                close(
+                    name,
+                    &s.to_f64_vec(),
+                    &golden_array(out).to_f64_vec(),
+                    4.0 * tol,
+                );
+            }
+            "linalg.svd" => {
+                let (u, s, vh) = jnp::linalg::svd(&a, false);
+                close(
+                    name,
+                    &s.to_f64_vec(),
+                    &golden_array(&out[1]).to_f64_vec(),
+                    4.0 * tol,
+                );
+                // u's and vh's signs flip together: align u, then vh by the same signs.
+                let want_u = golden_array(&out[0]);
+                let flip = column_signs(&u, &want_u);
+                let u = &u * &jnp::expand_dims(&flip, -2);
+                let vh = &vh * &jnp::expand_dims(&flip, -1);
+                close(name, &u.to_f64_vec(), &want_u.to_f64_vec(), vtol);
+                close(
+                    name,
+                    &vh.to_f64_vec(),
+                    &golden_array(&out[2]).to_f64_vec(),
+                    vtol,
+                );
+            }
+            "linalg.cholesky" => {
+                let l = jnp::linalg::cholesky(&a);
+                close(
+                    name,
+                    &l.to_f64_vec(),
+                    &golden_array(out).to_f64_vec(),
+                    4.0 * tol,
+                );
+            }
+            "linalg.qr" => {
+                let mode = case["kwargs"]["mode"].as_str().unwrap();
+                let (q, r) = jnp::linalg::qr(&a, mode);
+                close(
+                    name,
+                    &q.to_f64_vec(),
+                    &golden_array(&out[0]).to_f64_vec(),
+                    vtol,
+                );
+                close(
+                    name,
+                    &r.to_f64_vec(),
+                    &golden_array(&out[1]).to_f64_vec(),
+                    vtol,
+                );
+            }
+            other => panic!("{name}: unexpected fn {other}"),
+        }
+        count += 1;
+    }
+    assert!(count >= 40, "only {count} golden linalg cases");
+    eprintln!("linalg golden: {count} cases against JAX");
 }

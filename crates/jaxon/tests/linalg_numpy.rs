@@ -479,34 +479,6 @@ fn errors_name_the_function_shapes_and_caller_line() {
 
 // ---- golden cases from real JAX ---------------------------------------------------
 
-fn json_f64(v: &Json) -> f64 {
-    match v {
-        Json::String(s) if s == "nan" => f64::NAN,
-        Json::String(s) if s == "inf" => f64::INFINITY,
-        Json::String(s) if s == "-inf" => f64::NEG_INFINITY,
-        v => v.as_f64().expect("a number"),
-    }
-}
-
-fn dtype_of(name: &str) -> DType {
-    DType::ALL
-        .into_iter()
-        .find(|d| d.numpy_name() == name)
-        .unwrap_or_else(|| panic!("dtype {name}"))
-}
-
-fn golden_array(v: &Json) -> Array {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f64> = v["data"].as_array().unwrap().iter().map(json_f64).collect();
-    let f = Array::from_vec(&shape, data);
-    jaxon::lax::convert_element_type(&f, dtype_of(v["dtype"].as_str().unwrap()))
-}
-
 #[test]
 fn golden_einsum_matches_jax() {
     let path = format!(

@@ -125,3 +125,34 @@ pub fn expect_panic(f: impl FnOnce(), needles: &[&str]) -> String {
     }
     msg
 }
+
+/// A float of a golden JSON fixture (`"nan"`, `"inf"`, `"-inf"` as strings).
+pub fn json_f64(v: &serde_json::Value) -> f64 {
+    match v {
+        serde_json::Value::String(s) if s == "nan" => f64::NAN,
+        serde_json::Value::String(s) if s == "inf" => f64::INFINITY,
+        serde_json::Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
+        v => v.as_f64().expect("a number"),
+    }
+}
+
+/// The dtype with numpy name `name`.
+pub fn dtype_of(name: &str) -> DType {
+    DType::ALL
+        .into_iter()
+        .find(|d| d.numpy_name() == name)
+        .unwrap_or_else(|| panic!("dtype {name}"))
+}
+
+/// An ARRAY of a golden JSON fixture (`tools/gen_golden.py`).
+pub fn golden_array(v: &serde_json::Value) -> Array {
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect();
+    let data: Vec<f64> = v["data"].as_array().unwrap().iter().map(json_f64).collect();
+    let f = Array::from_vec(&shape, data);
+    jaxon::lax::convert_element_type(&f, dtype_of(v["dtype"].as_str().unwrap()))
+}
