@@ -269,6 +269,26 @@ fn svd_matches_reference() {
         .to_f64_vec()
         .iter()
         .all(|x| x.is_nan()));
+    // Empty matrices: no singular values; full U/Vh are identities.
+    for (m, n) in [(3usize, 0usize), (0, 2)] {
+        let (u, s, vh) = jnp::linalg::svd(jnp::zeros(&[m, n], DType::F32), true);
+        assert_eq!(s.shape(), &[0]);
+        assert_eq!(
+            u.to_f64_vec(),
+            jnp::eye(m).to_f64_vec(),
+            "svd of [{m}, {n}]: U"
+        );
+        assert_eq!(
+            vh.to_f64_vec(),
+            jnp::eye(n).to_f64_vec(),
+            "svd of [{m}, {n}]: Vh"
+        );
+        let (u, s, vh) = jnp::linalg::svd(jnp::zeros(&[2, m, n], DType::F32), false);
+        assert_eq!(
+            (u.shape(), s.shape(), vh.shape()),
+            (&[2, m, 0][..], &[2, 0][..], &[2, 0, n][..])
+        );
+    }
     eprintln!("svd: {cases} random cases");
 }
 

@@ -371,17 +371,13 @@ fn jacobi_columns(a: &Array) -> (Array, Array) {
     (top_left(&g, m, n), top_left(&v, n, n))
 }
 
-/// The SVD of tall `a` (`[B.., m, n]`, `m >= n`): `(u, s, v)` with `a = u diag(s) vᵀ`,
+/// The SVD of tall `a` (`[B.., m, n]`, `m >= n > 0`): `(u, s, v)` with `a = u diag(s) vᵀ`,
 /// `s` descending, `u` `[B.., m, m]` when `full` else `[B.., m, n]`.
 fn tall_svd(a: &Array, full: bool) -> (Array, Array, Array) {
     let shape = a.shape().to_vec();
     let nb = shape.len() - 2;
     let (m, n) = (shape[nb], shape[nb + 1]);
-    let (g, v) = if n == 0 {
-        (a.clone(), top_left(&pad_to(a, m, 0), 0, 0))
-    } else {
-        jacobi_columns(a)
-    };
+    let (g, v) = jacobi_columns(a);
     let s = lax::sqrt(&lax::reduce_sum(&lax::mul(&g, &g), &[nb]));
     let order = jnp::argsort_with(&s, Some(-1), true, true);
     let s = jnp::take_along_axis(&s, &order, -1);
@@ -418,6 +414,24 @@ fn tall_svd(a: &Array, full: bool) -> (Array, Array, Array) {
 fn svd_any(a: &Array, full: bool) -> (Array, Array, Array) {
     let nb = a.ndim() - 2;
     let (m, n) = (a.shape()[nb], a.shape()[nb + 1]);
+    if m.min(n) == 0 {
+        // No singular values; the full bases are identities.
+        let batch = &a.shape()[..nb];
+        let eye = |k: usize, cols: usize| {
+            let shape = with_last2(a.shape(), k, cols);
+            let square = lax::convert_element_type(&eye_mask(&with_last2(&shape, k, k)), a.dtype());
+            top_left(&square, k, cols)
+        };
+        let s = jnp::zeros(
+            &batch.iter().copied().chain([0]).collect::<Vec<_>>(),
+            a.dtype(),
+        );
+        return if full {
+            (eye(m, m), s, eye(n, n))
+        } else {
+            (eye(m, 0), s, top_left(&eye(n, n), 0, n))
+        };
+    }
     if m >= n {
         let (u, s, v) = tall_svd(a, full);
         (u, s, mt(&v))

@@ -181,9 +181,17 @@ fn worker() {
             }
         };
         if slots.strong_count() > 0 {
+            // Cleared on drop, so a panicking compile does not leave splits off.
+            struct Compiling;
+            impl Drop for Compiling {
+                fn drop(&mut self) {
+                    COMPILING.store(false, Ordering::Relaxed);
+                }
+            }
             COMPILING.store(true, Ordering::Relaxed);
+            let compiling = Compiling;
             let result = upgrade();
-            COMPILING.store(false, Ordering::Relaxed);
+            drop(compiling);
             match result {
                 Ok((code, fns)) => {
                     if let Some(slots) = slots.upgrade() {
