@@ -550,78 +550,50 @@ fn golden_decompositions_match_jax() {
         let scale = a.to_f64_vec().iter().fold(1.0f64, |m, x| m.max(x.abs())) * size;
         let (tol, vtol) = (eps * scale, 1e3 * eps * scale);
         let out = &case["out"];
+        let check = |got: &Array, want: &serde_json::Value, tol: f64| {
+            close(
+                name,
+                &got.to_f64_vec(),
+                &golden_array(want).to_f64_vec(),
+                tol,
+            )
+        };
         match case["fn"].as_str().unwrap() {
             "linalg.eigh" => {
                 let (w, v) = jnp::linalg::eigh(&a);
-                let want_w = golden_array(&out[0]);
-                close(name, &w.to_f64_vec(), &want_w.to_f64_vec(), 4.0 * tol);
+                check(&w, &out[0], 4.0 * tol);
                 let want_v = golden_array(&out[1]);
                 let v = &v * &jnp::expand_dims(column_signs(&v, &want_v), -2);
                 close(name, &v.to_f64_vec(), &want_v.to_f64_vec(), vtol);
             }
             "linalg.eigvalsh" => {
                 let w = jnp::linalg::eigvalsh(&a);
-                close(
-                    name,
-                    &w.to_f64_vec(),
-                    &golden_array(out).to_f64_vec(),
-                    4.0 * tol,
-                );
+                check(&w, out, 4.0 * tol);
             }
             "linalg.svd" if case["kwargs"]["compute_uv"] == false => {
                 let s = jnp::linalg::svdvals(&a);
-                close(
-                    name,
-                    &s.to_f64_vec(),
-                    &golden_array(out).to_f64_vec(),
-                    4.0 * tol,
-                );
+                check(&s, out, 4.0 * tol);
             }
             "linalg.svd" => {
                 let (u, s, vh) = jnp::linalg::svd(&a, false);
-                close(
-                    name,
-                    &s.to_f64_vec(),
-                    &golden_array(&out[1]).to_f64_vec(),
-                    4.0 * tol,
-                );
+                check(&s, &out[1], 4.0 * tol);
                 // u's and vh's signs flip together: align u, then vh by the same signs.
                 let want_u = golden_array(&out[0]);
                 let flip = column_signs(&u, &want_u);
                 let u = &u * &jnp::expand_dims(&flip, -2);
                 let vh = &vh * &jnp::expand_dims(&flip, -1);
                 close(name, &u.to_f64_vec(), &want_u.to_f64_vec(), vtol);
-                close(
-                    name,
-                    &vh.to_f64_vec(),
-                    &golden_array(&out[2]).to_f64_vec(),
-                    vtol,
-                );
+                check(&vh, &out[2], vtol);
             }
             "linalg.cholesky" => {
                 let l = jnp::linalg::cholesky(&a);
-                close(
-                    name,
-                    &l.to_f64_vec(),
-                    &golden_array(out).to_f64_vec(),
-                    4.0 * tol,
-                );
+                check(&l, out, 4.0 * tol);
             }
             "linalg.qr" => {
                 let mode = case["kwargs"]["mode"].as_str().unwrap();
                 let (q, r) = jnp::linalg::qr(&a, mode);
-                close(
-                    name,
-                    &q.to_f64_vec(),
-                    &golden_array(&out[0]).to_f64_vec(),
-                    vtol,
-                );
-                close(
-                    name,
-                    &r.to_f64_vec(),
-                    &golden_array(&out[1]).to_f64_vec(),
-                    vtol,
-                );
+                check(&q, &out[0], vtol);
+                check(&r, &out[1], vtol);
             }
             other => panic!("{name}: unexpected fn {other}"),
         }

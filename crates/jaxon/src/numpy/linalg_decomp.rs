@@ -76,6 +76,27 @@ fn index_mask(shape: &[usize], axis: usize, j: &Array, cmp: fn(&Array, &Array) -
     cmp(&iota, &broadcast_to_shape(j, shape))
 }
 
+/// The diagonal mask of `[B.., n, n]`.
+pub(super) fn eye_mask(shape: &[usize]) -> Array {
+    let nb = shape.len() - 2;
+    lax::eq(
+        &lax::broadcasted_iota(DType::I32, shape, nb),
+        &lax::broadcasted_iota(DType::I32, shape, nb + 1),
+    )
+}
+
+#[track_caller]
+pub(super) fn matrices(op: &str, a: &Array) {
+    if a.ndim() < 2 {
+        user_error(format!(
+            "jnp.linalg.{op}: expected a matrix (or a batch of them, shape [..., m, n]), got \
+             {}{:?}",
+            a.dtype(),
+            a.shape()
+        ));
+    }
+}
+
 #[track_caller]
 pub(super) fn square_matrices(op: &str, a: &Array) {
     let s = a.shape();
@@ -135,11 +156,7 @@ pub fn cholesky(a: impl ArrayLike) -> Array {
         return l;
     }
     // LAPACK's potrf stops at a non-positive pivot; JAX then returns NaN everywhere.
-    let diag_m = lax::eq(
-        &lax::broadcasted_iota(DType::I32, &shape, nb),
-        &lax::broadcasted_iota(DType::I32, &shape, nb + 1),
-    );
-    let diag = pick(&diag_m, &l, nb + 1);
+    let diag = pick(&eye_mask(&shape), &l, nb + 1);
     let ok = lax::reduce_and(&lax::gt(&diag, &full_as(&diag, 0.0)), &[nb]);
     let ok = lax::broadcast_in_dim(&ok, &shape, &(0..nb).collect::<Vec<_>>());
     lax::select(&ok, &l, &full_as(&l, f64::NAN))
@@ -160,13 +177,7 @@ pub fn cholesky(a: impl ArrayLike) -> Array {
 #[track_caller]
 pub fn qr(a: impl ArrayLike, mode: &str) -> (Array, Array) {
     let a = to_inexact(a.operand());
-    if a.ndim() < 2 {
-        user_error(format!(
-            "jnp.linalg.qr: expected a matrix (or a batch of them, shape [..., m, n]), got {}{:?}",
-            a.dtype(),
-            a.shape()
-        ));
-    }
+    matrices("qr", &a);
     if mode != "reduced" && mode != "complete" {
         user_error(format!(
             "jnp.linalg.qr: mode must be \"reduced\" or \"complete\", got {mode:?}"
@@ -178,11 +189,7 @@ pub fn qr(a: impl ArrayLike, mode: &str) -> (Array, Array) {
     let k = m.min(n);
     let vshape = &shape[..nb + 1];
     let qshape: Vec<usize> = shape[..nb].iter().copied().chain([m, m]).collect();
-    let eye = lax::eq(
-        &lax::broadcasted_iota(DType::I32, &qshape, nb),
-        &lax::broadcasted_iota(DType::I32, &qshape, nb + 1),
-    );
-    let q0 = lax::convert_element_type(&eye, a.dtype());
+    let q0 = lax::convert_element_type(&eye_mask(&qshape), a.dtype());
     let (r, q) = lax::fori_loop(
         0,
         k as i64,

@@ -21,7 +21,7 @@
 //! rules call the decomposition again, so any order works), not from
 //! differentiating the iteration.
 
-use super::linalg_decomp::{full_as, mt, pick, qr, scalar, square_matrices};
+use super::linalg_decomp::{eye_mask, full_as, matrices, mt, pick, qr, scalar, square_matrices};
 use crate::array::Array;
 use crate::error::user_error;
 use crate::lax;
@@ -45,15 +45,6 @@ fn along(x: &Array, shape: &[usize], axis: usize) -> Array {
 fn with_last2(shape: &[usize], r: usize, c: usize) -> Vec<usize> {
     let nb = shape.len() - 2;
     shape[..nb].iter().copied().chain([r, c]).collect()
-}
-
-/// The diagonal mask of `[B.., n, n]`.
-fn eye_mask(shape: &[usize]) -> Array {
-    let nb = shape.len() - 2;
-    lax::eq(
-        &lax::broadcasted_iota(DType::I32, shape, nb),
-        &lax::broadcasted_iota(DType::I32, shape, nb + 1),
-    )
 }
 
 /// Sum of `x` over its last `k` dims.
@@ -594,16 +585,4 @@ pub fn svd(a: impl ArrayLike, full_matrices: bool) -> (Array, Array, Array) {
 #[track_caller]
 pub fn svdvals(a: impl ArrayLike) -> Array {
     svd(a, false).1
-}
-
-#[track_caller]
-fn matrices(op: &str, a: &Array) {
-    if a.ndim() < 2 {
-        user_error(format!(
-            "jnp.linalg.{op}: expected a matrix (or a batch of them, shape [..., m, n]), got \
-             {}{:?}",
-            a.dtype(),
-            a.shape()
-        ));
-    }
 }
