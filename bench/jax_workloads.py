@@ -406,8 +406,11 @@ def workloads(s):
     return out
 
 
-def selected(name, only):
-    return not only or any(name == o or name.startswith(o + "_") for o in only)
+def selected(name, only, names):
+    """A full name selects that workload only (`j_conv2d` is not `j_conv2d_grad`); any
+    other entry selects the names it prefixes (`a` -> `a_arith`, ...)."""
+    return not only or any(name == o or (o not in names and name.startswith(o + "_"))
+                           for o in only)
 
 
 def main():
@@ -421,8 +424,10 @@ def main():
     s = sizes(args.quick)
     info = {"jax": jax.__version__, "devices": [str(d) for d in jax.devices()]}
     print(json.dumps({"info": info}), flush=True)
-    for name, desc, build in workloads(s):
-        if not selected(name, only):
+    table = workloads(s)
+    names = [w[0] for w in table]
+    for name, desc, build in table:
+        if not selected(name, only, names):
             continue
         try:
             fn, opts = build()

@@ -76,7 +76,10 @@ fn main() {
         println!("{line}");
     }
     let budget = o.budget.unwrap_or(if o.quick { 0.2 } else { 1.0 });
-    for name in names.iter().filter(|n| workloads::selected(n, &o.only)) {
+    for name in names
+        .iter()
+        .filter(|n| workloads::selected(n, &o.only, &names))
+    {
         // A workload the backend cannot run yet becomes an error line, not the end
         // of the run.
         let result = std::panic::catch_unwind(|| {

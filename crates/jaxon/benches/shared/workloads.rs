@@ -115,11 +115,13 @@ pub fn names(s: &Sizes) -> Vec<String> {
 }
 
 /// Whether `name` is picked by `--only` entries (a full name or a group letter).
-pub fn selected(name: &str, only: &[String]) -> bool {
+pub fn selected(name: &str, only: &[String], names: &[String]) -> bool {
+    // A full name selects that workload only (`j_conv2d` is not `j_conv2d_grad`);
+    // any other entry selects the names it prefixes (`a` -> `a_arith`, ...).
     only.is_empty()
         || only
             .iter()
-            .any(|o| name == o || name.starts_with(&format!("{o}_")))
+            .any(|o| name == o || (!names.contains(o) && name.starts_with(&format!("{o}_"))))
 }
 
 /// Waits for every leaf of a result.
