@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 /// Flops of one GEMM above which it is split across the backend's threads.
 const PARALLEL_FLOPS: usize = 1 << 24;
 
-/// Flops of one GEMM above which (and below [`PARALLEL_FLOPS`]) its rows are split
-/// in two halves, one on the helper thread of `pair`.
+/// Flops of one GEMM above which (and below [`PARALLEL_FLOPS`], or at any size on a
+/// two-core machine: `pair::covers_pool`) its rows are split in two halves, one on
+/// the helper thread of `pair`.
 const SPLIT_FLOPS: usize = 1 << 20;
 /// Rows of each half at least.
 const SPLIT_MIN_ROWS: usize = 8;
@@ -127,7 +128,8 @@ impl DotPlan {
         let (m, n, k) = (self.m.size, self.n.size, self.k_lhs.size);
         let flops = 2 * m * n * k;
         self.batch.iter().product::<usize>() == 1
-            && (SPLIT_FLOPS..PARALLEL_FLOPS).contains(&flops)
+            && flops >= SPLIT_FLOPS
+            && (flops < PARALLEL_FLOPS || super::pair::covers_pool())
             && m >= 2 * SPLIT_MIN_ROWS
             && super::pair::available()
     }

@@ -1061,6 +1061,22 @@ fn run_kernel(f: KernelFn, ptrs: &Pointers<'_>, elements: usize, work: usize) {
         unsafe { f(ptrs.base(), 0, elements as i64) };
         return;
     }
+    if pair::covers_pool() {
+        // Two halves, the second on the pair helper (see `pair`).
+        let half = elements / 2;
+        pair::split2(&|part| {
+            let (start, end) = if part == 0 {
+                (0, half)
+            } else {
+                (half, elements)
+            };
+            threads::with_mode(threads::Mode::Ieee, || {
+                // SAFETY: as above; the halves write disjoint output ranges.
+                unsafe { f(ptrs.base(), start as i64, end as i64) };
+            });
+        });
+        return;
+    }
     let chunks = (threads * 4).min(elements);
     let per = elements.div_ceil(chunks);
     use rayon::prelude::*;

@@ -16,6 +16,19 @@
 //! that a large kernel right after a split puts on the same core is not held off
 //! for the rest of the spin (`j_conv2d_grad`: 92-99 → 74-90 ms, four alternations).
 //!
+//! Half 1 goes to whichever thread claims it first: a caller that finishes half 0
+//! before the helper has started (asleep after its spin, or its core taken by a
+//! rayon worker) runs half 1 itself, so a split never costs more than running
+//! both halves here. In the MLP step, small GEMMs right after rayon-parallel ones
+//! found the helper asleep and waited for it: [256,512]·[512,10] with its bias took
+//! 262 µs split against 94 µs unsplit.
+//!
+//! On a two-core machine every two-way split of a kernel or GEMM goes through here,
+//! however large: rayon's idle workers spin for a while after each parallel job,
+//! and on two cores they took the cores from the caller and the helper of the next
+//! split (a 512 matmul 1.85-1.95 ms on the pool against 1.49-1.54 ms here; the
+//! per-example gradients' kernel 0.135 against 0.110-0.118 ms).
+//!
 //! Splits are not nested and not concurrent: a caller that finds the helper busy
 //! (another thread's split, or a split from inside a half) runs both halves itself.
 //! So does a caller while a second-tier compile runs in the background: with that
@@ -37,8 +50,10 @@ type Job<'a> = &'a (dyn Fn(usize) + Sync);
 struct Helper {
     /// Jobs posted so far (the caller bumps it).
     posted: AtomicU64,
-    /// Jobs the helper finished.
+    /// Jobs whose half 1 is finished.
     done: AtomicU64,
+    /// The last job whose half 1 was claimed, by the helper or by the caller.
+    claimed: AtomicU64,
     /// The current job: the address of a [`Job`] on the caller's stack, valid until
     /// `done` reaches `posted`.
     job: AtomicPtr<()>,
@@ -60,6 +75,7 @@ static HELPER: LazyLock<Option<&'static Helper>> = LazyLock::new(|| {
     let helper: &'static Helper = Box::leak(Box::new(Helper {
         posted: AtomicU64::new(0),
         done: AtomicU64::new(0),
+        claimed: AtomicU64::new(0),
         job: AtomicPtr::new(std::ptr::null_mut()),
         busy: AtomicBool::new(false),
         sleeping: AtomicBool::new(false),
@@ -79,8 +95,15 @@ pub fn available() -> bool {
     HELPER.is_some()
 }
 
+/// Whether a split uses every thread of the backend's pool (a two-core machine):
+/// then large kernels and GEMMs split here too instead of on the pool.
+pub fn covers_pool() -> bool {
+    available() && super::threads::pool().current_num_threads() == 2
+}
+
 /// Runs `f(0)` on this thread and `f(1)` on the helper, and returns when both are
-/// done (both here, one after the other, when there is no free helper). A panic in
+/// done (both here, one after the other, when there is no free helper or it has
+/// not started `f(1)` by the time `f(0)` is done). A panic in
 /// either half panics here after both halves have finished.
 pub fn split2(f: &(dyn Fn(usize) + Sync)) {
     let Some(helper) = *HELPER else {
@@ -103,25 +126,34 @@ pub fn split2(f: &(dyn Fn(usize) + Sync)) {
             t.unpark();
         }
     }
-    // Waits for half 1 even if half 0 panics: the job lives on this stack.
-    struct Wait(&'static Helper, u64);
-    impl Drop for Wait {
-        fn drop(&mut self) {
-            let mut spins = 0u32;
-            while self.0.done.load(Ordering::Acquire) != self.1 {
-                spins = spins.wrapping_add(1);
-                if spins < 1 << 16 {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
+    let first = catch_unwind(AssertUnwindSafe(|| f(0)));
+    // Half 1 goes to whoever claims it first: a helper that has not started it by
+    // now (asleep, or its core busy) leaves it to this thread.
+    let second = if helper
+        .claimed
+        .compare_exchange(ticket - 1, ticket, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        let r = catch_unwind(AssertUnwindSafe(|| f(1)));
+        helper.done.store(ticket, Ordering::Release);
+        r
+    } else {
+        // The helper runs it; the job lives on this stack until it is done.
+        let mut spins = 0u32;
+        while helper.done.load(Ordering::Acquire) != ticket {
+            spins = spins.wrapping_add(1);
+            if spins < 1 << 16 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
             }
-            self.0.busy.store(false, Ordering::Release);
         }
+        Ok(())
+    };
+    helper.busy.store(false, Ordering::Release);
+    if let Err(payload) = first.and(second) {
+        std::panic::resume_unwind(payload);
     }
-    let wait = Wait(helper, ticket);
-    f(0);
-    drop(wait);
     if helper.panicked.swap(false, Ordering::AcqRel) {
         panic!("oxla CPU backend: the helper thread's half of a split kernel panicked");
     }
@@ -151,10 +183,23 @@ fn helper_loop(helper: &'static Helper) {
             }
         }
         seen += 1;
+        #[cfg(test)]
+        while tests::HOLD_HELPER.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        if helper
+            .claimed
+            .compare_exchange(seen - 1, seen, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // The caller ran both halves; its job may be gone already.
+            continue;
+        }
         let job = helper.job.load(Ordering::Acquire) as *const Job;
         // SAFETY: the caller stored the address of a `Job` on its stack before
-        // bumping `posted` (Release/SeqCst, seen through the Acquire load above)
-        // and does not return (or unwind) before `done` reaches this ticket.
+        // bumping `posted` (Release/SeqCst, seen through the Acquire load above),
+        // and having lost the claim to this thread it waits (even when its own
+        // half panicked) until `done` reaches this ticket.
         let job: Job = unsafe { *job };
         if catch_unwind(AssertUnwindSafe(|| job(1))).is_err() {
             helper.panicked.store(true, Ordering::Release);
@@ -175,6 +220,43 @@ mod tests {
 
     fn serial() -> std::sync::MutexGuard<'static, ()> {
         SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps the helper from claiming a job it has seen.
+    pub(super) static HOLD_HELPER: AtomicBool = AtomicBool::new(false);
+
+    #[test]
+    fn a_helper_that_has_not_started_leaves_half_one_to_the_caller() {
+        let _turn = serial();
+        let here = std::thread::current().id();
+        for _ in 0..3 {
+            HOLD_HELPER.store(true, Ordering::Release);
+            let on_caller = [AtomicBool::new(false), AtomicBool::new(false)];
+            let runs = AtomicUsize::new(0);
+            split2(&|h| {
+                runs.fetch_add(1, Ordering::Relaxed);
+                on_caller[h].store(std::thread::current().id() == here, Ordering::Relaxed);
+            });
+            HOLD_HELPER.store(false, Ordering::Release);
+            assert_eq!(runs.into_inner(), 2);
+            assert!(on_caller.iter().all(|b| b.load(Ordering::Relaxed)));
+            // The helper skips the job it saw and takes later ones (it may be
+            // slow to wake on a loaded machine: a few tries).
+            let helper_ran = AtomicBool::new(false);
+            for _ in 0..50 {
+                split2(&|h| {
+                    if h == 0 {
+                        std::thread::sleep(Duration::from_millis(10));
+                    } else if std::thread::current().id() != here {
+                        helper_ran.store(true, Ordering::Relaxed);
+                    }
+                });
+                if helper_ran.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            assert!(helper_ran.into_inner(), "half 1 ran on the helper");
+        }
     }
 
     #[test]
