@@ -1,6 +1,7 @@
 //! LLVM code generation in two halves: [`compile_object`] turns one LLVM module into
 //! relocatable object code (on any thread, in parallel with others; the result can
-//! be cached on disk), and [`JitCode::link`] loads objects into an ORC JIT and finds
+//! be cached on disk), and [`JitCode::link`] loads objects into the process ORC JIT
+//! (one JITDylib per executable) and finds
 //! the kernels' entry points.
 
 use crate::codegen::helpers;
@@ -23,29 +24,125 @@ use std::time::{Duration, Instant};
 /// The kernel ABI: `(bufs, start, end)`.
 pub type KernelFn = unsafe extern "C" fn(*const *mut u8, i64, i64);
 
-/// Machine code of one executable, linked by an ORC JIT. Dropping it frees the code.
+/// Machine code of one executable, linked by the process's ORC JIT into a JITDylib
+/// of its own. Dropping it frees the code.
 pub struct JitCode {
     /// Null for a program without kernels.
-    jit: LLVMOrcLLJITRef,
+    dylib: LLVMOrcJITDylibRef,
     pub kernels: HashMap<String, KernelFn>,
 }
 
-// SAFETY: after linking, the JIT is never used again except to be disposed (from
-// whichever thread drops the last reference); the kernels are plain machine code
-// that is safe to call from any thread concurrently.
+// SAFETY: after linking, the dylib is only cleared (from whichever thread drops the
+// last reference; ORC's session serializes that with other threads' links); the
+// kernels are plain machine code that is safe to call from any thread concurrently.
 unsafe impl Send for JitCode {}
 // SAFETY: see `Send`: shared access only reads the `kernels` map.
 unsafe impl Sync for JitCode {}
 
 impl Drop for JitCode {
     fn drop(&mut self) {
-        if self.jit.is_null() {
+        if self.dylib.is_null() {
             return;
         }
-        // SAFETY: `jit` came from `LLVMOrcCreateLLJIT` and is disposed once, here.
-        let err = unsafe { LLVMOrcDisposeLLJIT(self.jit) };
-        let _ = take_error(err);
+        // SAFETY: `dylib` belongs to the process's JIT, which is never disposed;
+        // clearing it frees this executable's code and symbols, after which the
+        // empty dylib is handed to the next `link`.
+        let cleared = take_error(unsafe { LLVMOrcJITDylibClear(self.dylib) });
+        if cleared.is_ok() {
+            spare_dylibs().push(self.dylib as usize);
+        }
     }
+}
+
+/// The process's ORC JIT: creating one cost 0.4 ms per executable (its target
+/// machine, linking layer and session), a quarter of an eager op's first call.
+/// It lives until the process ends (never disposed: the code of executables alive
+/// at exit stays valid).
+fn shared_jit() -> Result<LLVMOrcLLJITRef, String> {
+    static JIT: OnceLock<Result<usize, String>> = OnceLock::new();
+    JIT.get_or_init(|| {
+        // LLJIT needs the native target registered.
+        host_machine();
+        let mut jit: LLVMOrcLLJITRef = std::ptr::null_mut();
+        // SAFETY: a null builder asks for the default LLJIT set-up; the JIT is kept
+        // for the rest of the process.
+        take_error(unsafe { LLVMOrcCreateLLJIT(&mut jit, std::ptr::null_mut()) })
+            .map_err(|e| format!("LLVM JIT: {e}"))?;
+        Ok(jit as usize)
+    })
+    .clone()
+    .map(|p| p as LLVMOrcLLJITRef)
+}
+
+/// Cleared dylibs of dropped executables, ready for reuse (a session never forgets
+/// a dylib, so making a new one per executable would leak).
+fn spare_dylibs() -> std::sync::MutexGuard<'static, Vec<usize>> {
+    static SPARE: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    SPARE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An empty dylib of `jit` that resolves the process's symbols (libc, libm).
+fn empty_dylib(jit: LLVMOrcLLJITRef) -> Result<LLVMOrcJITDylibRef, String> {
+    if let Some(d) = spare_dylibs().pop() {
+        // Its process-symbol generator survives clearing.
+        return Ok(d as LLVMOrcJITDylibRef);
+    }
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = CString::new(format!("oxla-executable-{n}")).expect("no NUL");
+    // SAFETY: `jit` is live; the session copies the (unique) name; the new dylib
+    // belongs to the session.
+    let dylib = unsafe {
+        LLVMOrcExecutionSessionCreateBareJITDylib(
+            LLVMOrcLLJITGetExecutionSession(jit),
+            name.as_ptr(),
+        )
+    };
+    let mut generator: LLVMOrcDefinitionGeneratorRef = std::ptr::null_mut();
+    // SAFETY: looks up undefined symbols in this process; on success the dylib
+    // takes ownership of the generator.
+    unsafe {
+        take_error(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+            &mut generator,
+            LLVMOrcLLJITGetGlobalPrefix(jit),
+            None,
+            std::ptr::null_mut(),
+        ))
+        .map_err(|e| format!("LLVM JIT: {e}"))?;
+        LLVMOrcJITDylibAddGenerator(dylib, generator);
+    }
+    Ok(dylib)
+}
+
+/// What a session lookup hands back: each symbol's address, or the error.
+#[derive(Default)]
+struct LookupResult {
+    addresses: Option<Result<Vec<(usize, u64)>, String>>,
+}
+
+type LookupSlot = (std::sync::Mutex<LookupResult>, std::sync::Condvar);
+
+extern "C" fn lookup_done(
+    err: LLVMErrorRef,
+    pairs: LLVMOrcCSymbolMapPairs,
+    count: usize,
+    ctx: *mut std::ffi::c_void,
+) {
+    // SAFETY: `ctx` is the `LookupSlot` that `link` waits on until this has run.
+    let slot = unsafe { &*(ctx as *const LookupSlot) };
+    let result = if err.is_null() {
+        // SAFETY: on success `pairs` holds `count` entries, valid for this call.
+        let pairs = unsafe { std::slice::from_raw_parts(pairs, count) };
+        Ok(pairs
+            .iter()
+            .map(|p| (p.Name as usize, p.Sym.Address))
+            .collect())
+    } else {
+        take_error(err).map(|_| Vec::new())
+    };
+    let mut r = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+    r.addresses = Some(result);
+    slot.1.notify_all();
 }
 
 /// The message of an LLVM error (consuming it), or `Ok` for no error.
@@ -295,42 +392,23 @@ fn helper_symbols() -> [(&'static CStr, usize); 4] {
 }
 
 impl JitCode {
-    /// Links object files from [`compile_object`] into fresh JIT memory and looks up
+    /// Links object files from [`compile_object`] into a dylib of the process JIT (a
+    /// fresh one, or one a dropped executable cleared) and looks up
     /// the kernels `names`. Kernels may call oxla's helper functions and the C
     /// library (LLVM emits `memcpy`, `memset` and libm calls on its own).
     pub fn link(objects: &[&[u8]], names: &[String]) -> Result<JitCode, String> {
         if objects.is_empty() && names.is_empty() {
             return Ok(JitCode {
-                jit: std::ptr::null_mut(),
+                dylib: std::ptr::null_mut(),
                 kernels: HashMap::new(),
             });
         }
-        // LLJIT needs the native target registered.
-        host_machine();
-        let mut jit: LLVMOrcLLJITRef = std::ptr::null_mut();
-        // SAFETY: a null builder asks for the default LLJIT set-up; on success `jit`
-        // is owned by the returned `JitCode` (disposed in `drop`).
-        take_error(unsafe { LLVMOrcCreateLLJIT(&mut jit, std::ptr::null_mut()) })
-            .map_err(|e| format!("LLVM JIT: {e}"))?;
+        let jit = shared_jit()?;
         let mut code = JitCode {
-            jit,
+            dylib: empty_dylib(jit)?,
             kernels: HashMap::new(),
         };
-        // SAFETY: `jit` is live; the main JITDylib belongs to it.
-        let dylib = unsafe { LLVMOrcLLJITGetMainJITDylib(jit) };
-        let mut generator: LLVMOrcDefinitionGeneratorRef = std::ptr::null_mut();
-        // SAFETY: looks up undefined symbols in this process (libc, libm); on
-        // success the dylib takes ownership of the generator.
-        unsafe {
-            take_error(LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
-                &mut generator,
-                LLVMOrcLLJITGetGlobalPrefix(jit),
-                None,
-                std::ptr::null_mut(),
-            ))
-            .map_err(|e| format!("LLVM JIT: {e}"))?;
-            LLVMOrcJITDylibAddGenerator(dylib, generator);
-        }
+        let dylib = code.dylib;
         let flags = || LLVMJITSymbolFlags {
             GenericFlags: LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsExported as u8
                 | LLVMJITSymbolGenericFlags::LLVMJITSymbolGenericFlagsCallable as u8,
@@ -368,14 +446,56 @@ impl JitCode {
             })
             .map_err(|e| format!("LLVM JIT object: {e}"))?;
         }
+        // One lookup of every kernel in this executable's dylib (it links them all).
+        let mut cnames = Vec::with_capacity(names.len());
         for name in names {
-            let cname = CString::new(name.as_str()).map_err(|e| e.to_string())?;
-            let mut addr: LLVMOrcExecutorAddress = 0;
-            // SAFETY: `jit` is live; the lookup links the object defining `name`.
-            take_error(unsafe { LLVMOrcLLJITLookup(jit, &mut addr, cname.as_ptr()) })
-                .map_err(|e| format!("LLVM JIT lookup {name}: {e}"))?;
+            cnames.push(CString::new(name.as_str()).map_err(|e| e.to_string())?);
+        }
+        let mut set: Vec<LLVMOrcCLookupSetElement> = cnames
+            .iter()
+            .map(|c| LLVMOrcCLookupSetElement {
+                // SAFETY: `jit` is live; the entry is released below.
+                Name: unsafe { LLVMOrcLLJITMangleAndIntern(jit, c.as_ptr()) },
+                LookupFlags: LLVMOrcSymbolLookupFlags::LLVMOrcSymbolLookupFlagsRequiredSymbol,
+            })
+            .collect();
+        let mut order = [LLVMOrcCJITDylibSearchOrderElement {
+            JD: dylib,
+            JDLookupFlags:
+                LLVMOrcJITDylibLookupFlags::LLVMOrcJITDylibLookupFlagsMatchExportedSymbolsOnly,
+        }];
+        let slot: LookupSlot = Default::default();
+        // SAFETY: the search order and the symbol set stay alive until the result
+        // handler has run (waited for below); `slot` outlives it as well.
+        unsafe {
+            LLVMOrcExecutionSessionLookup(
+                LLVMOrcLLJITGetExecutionSession(jit),
+                LLVMOrcLookupKind::LLVMOrcLookupKindStatic,
+                order.as_mut_ptr(),
+                order.len(),
+                set.as_mut_ptr(),
+                set.len(),
+                lookup_done,
+                &slot as *const LookupSlot as *mut std::ffi::c_void,
+            )
+        };
+        let found = {
+            let mut r = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+            while r.addresses.is_none() {
+                r = slot.1.wait(r).unwrap_or_else(|e| e.into_inner());
+            }
+            r.addresses.take().expect("a lookup result")
+        };
+        let interned: Vec<usize> = set.iter().map(|e| e.Name as usize).collect();
+        for e in &set {
+            // SAFETY: each entry was interned above and is released once.
+            unsafe { LLVMOrcReleaseSymbolStringPoolEntry(e.Name) };
+        }
+        let found = found.map_err(|e| format!("LLVM JIT lookup: {e}"))?;
+        for (name, key) in names.iter().zip(interned) {
+            let addr = found.iter().find(|(n, _)| *n == key).map_or(0, |&(_, a)| a);
             if addr == 0 {
-                return Err(format!("LLVM JIT lookup {name}: null address"));
+                return Err(format!("LLVM JIT lookup {name}: no address"));
             }
             // SAFETY: `addr` is the entry of a function we emitted with the kernel
             // ABI signature, in memory that lives as long as `code`.
@@ -383,5 +503,68 @@ impl JitCode {
             code.kernels.insert(name.clone(), f);
         }
         Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An object with one kernel `name` that stores `value` into the first byte of
+    /// its first buffer.
+    fn object_storing(name: &str, value: u8) -> Vec<u8> {
+        let (object, _) = compile_object(OptimizationLevel::None, QUICK_PASSES, |cx, m| {
+            let ptr = cx.ptr_type(inkwell::AddressSpace::default());
+            let i64t = cx.i64_type();
+            let f = m.add_function(
+                name,
+                cx.void_type()
+                    .fn_type(&[ptr.into(), i64t.into(), i64t.into()], false),
+                None,
+            );
+            let b = cx.create_builder();
+            b.position_at_end(cx.append_basic_block(f, "entry"));
+            let bufs = f.get_nth_param(0).expect("bufs").into_pointer_value();
+            let first = b
+                .build_load(ptr, bufs, "first")
+                .map_err(|e| e.to_string())?;
+            b.build_store(
+                first.into_pointer_value(),
+                cx.i8_type().const_int(value as u64, false),
+            )
+            .map_err(|e| e.to_string())?;
+            b.build_return(None).map_err(|e| e.to_string())?;
+            Ok(())
+        })
+        .expect("compiles");
+        object
+    }
+
+    fn run(code: &JitCode, name: &str) -> u8 {
+        let mut byte = 0u8;
+        let bufs = [&mut byte as *mut u8];
+        // SAFETY: the kernel writes one byte through the first buffer pointer.
+        unsafe { code.kernels[name](bufs.as_ptr(), 0, 1) };
+        byte
+    }
+
+    #[test]
+    fn executables_keep_their_own_symbols_and_dropped_ones_are_reused() {
+        let names = ["oxla_test_kernel".to_string()];
+        let (one, two) = (object_storing(&names[0], 1), object_storing(&names[0], 2));
+        // Two live executables with the same kernel name do not clash.
+        let a = JitCode::link(&[&one], &names).expect("links");
+        let b = JitCode::link(&[&two], &names).expect("links");
+        assert_eq!((run(&a, &names[0]), run(&b, &names[0])), (1, 2));
+        // A dropped executable's dylib is cleared and serves the next link.
+        drop(a);
+        let c = JitCode::link(&[&two], &names).expect("links");
+        assert_eq!((run(&b, &names[0]), run(&c, &names[0])), (2, 2));
+        drop(c);
+        let d = JitCode::link(&[&one], &names).expect("links");
+        assert_eq!(run(&d, &names[0]), 1);
+        // A missing kernel is an error, not a null function.
+        let missing = JitCode::link(&[&one], &["oxla_not_there".to_string()]);
+        assert!(missing.err().is_some_and(|e| e.contains("oxla_not_there")));
     }
 }
