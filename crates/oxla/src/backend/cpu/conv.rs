@@ -192,7 +192,19 @@ impl ConvPlan {
             }
         };
         threads::with_mode(threads::Mode::Flush, || {
-            if parallel && blocks > 1 {
+            if parallel && blocks > 1 && super::pair::covers_pool() {
+                // Both threads of a two-core machine take blocks in turn (see `pair`).
+                let next = std::sync::atomic::AtomicUsize::new(0);
+                super::pair::split2(&|_| {
+                    threads::with_mode(threads::Mode::Flush, || loop {
+                        let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if b >= blocks {
+                            break;
+                        }
+                        run_block(b);
+                    })
+                });
+            } else if parallel && blocks > 1 {
                 threads::pool().install(|| (0..blocks).into_par_iter().for_each(run_block));
             } else {
                 (0..blocks).for_each(run_block);

@@ -1061,24 +1061,25 @@ fn run_kernel(f: KernelFn, ptrs: &Pointers<'_>, elements: usize, work: usize) {
         unsafe { f(ptrs.base(), 0, elements as i64) };
         return;
     }
+    let chunks = (threads * 4).min(elements);
+    let per = elements.div_ceil(chunks);
     if pair::covers_pool() {
-        // Two halves, the second on the pair helper (see `pair`).
-        let half = elements / 2;
-        pair::split2(&|part| {
-            let (start, end) = if part == 0 {
-                (0, half)
-            } else {
-                (half, elements)
-            };
+        // Both threads of a two-core machine take chunks in turn (see `pair`).
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        pair::split2(&|_| loop {
+            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let start = c * per;
+            if c >= chunks || start >= elements {
+                break;
+            }
+            let end = ((c + 1) * per).min(elements);
             threads::with_mode(threads::Mode::Ieee, || {
-                // SAFETY: as above; the halves write disjoint output ranges.
+                // SAFETY: as above; chunks write disjoint output ranges.
                 unsafe { f(ptrs.base(), start as i64, end as i64) };
             });
         });
         return;
     }
-    let chunks = (threads * 4).min(elements);
-    let per = elements.div_ceil(chunks);
     use rayon::prelude::*;
     pool.install(|| {
         (0..chunks).into_par_iter().for_each(|c| {
