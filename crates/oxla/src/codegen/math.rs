@@ -829,7 +829,13 @@ impl<'c, 'ctx> E<'c, 'ctx> {
     ) -> R<(FloatValue<'ctx>, IntValue<'ctx>, IntValue<'ctx>)> {
         let w = self.widened();
         let xd = if self.wide { x } else { self.ext(x)? };
-        let n = w.rint(w.mul(xd, w.c(2.0 / PI))?)?;
+        // Adding 1.5·2^52 rounds t to the nearest integer (ties to even, as `rint`)
+        // for |t| < 2^51 and leaves it, two's complement, in the low mantissa bits:
+        // n and the quadrant from one add and one subtract. (Beyond 2^51 results
+        // are arbitrary values in [-1, 1] either way.)
+        let shift = 1.5 * 2f64.powi(52);
+        let shifted = w.add(w.mul(xd, w.c(2.0 / PI))?, w.c(shift))?;
+        let n = w.sub(shifted, w.c(shift))?;
         let nn = w.neg(n)?;
         let r = w.fma(nn, w.c(PIO2_C1), xd)?;
         let r = w.fma(nn, w.c(PIO2_C2), r)?;
@@ -838,10 +844,8 @@ impl<'c, 'ctx> E<'c, 'ctx> {
         // Beyond the accurate range r can be large: keep results in [-1, 1] (NaN stays).
         let wild = self.gt(self.fabs(r)?, 0.8)?;
         let r = self.sel(wild, self.c(0.5), r)?;
-        // n mod 4, exact in floats; inf/NaN give quadrant 0 (the result is NaN).
-        let q = w.sub(n, w.mul(w.c(4.0), w.floor(w.mul(n, w.c(0.25))?)?)?)?;
-        let q = w.sel(w.is_nan(q)?, w.c(0.0), q)?;
-        let qi = w.fptosi(q)?;
+        // n mod 4 (inf/NaN give some quadrant; the result is NaN).
+        let qi = w.bits(shifted)?;
         let bit = |b: i64| -> R<IntValue<'ctx>> {
             let v = w.iand(qi, w.ci(b))?;
             w.b.build_int_compare(IntPredicate::NE, v, w.ci(0), "")
