@@ -384,3 +384,75 @@ fn dynamic_update_slices_match_the_interpreter() {
         );
     }
 }
+
+/// A dot without contraction (vmap of a gradient's outer product) becomes an
+/// elementwise product whose signed zeros follow the interpreter's sum from +0 in
+/// f64: for f32 a zero factor gives +0 and a product that underflows keeps its sign
+/// (the kernel computes it as one fma); for f64 every zero product is +0. The bits
+/// must be the interpreter's, signs of zero included.
+#[test]
+fn outer_products_keep_the_dots_signed_zeros() {
+    let specials = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        1e-30,
+        -1e-30,
+        3e-39,
+        -3e-39,
+        1e30,
+        -1e30,
+        2.5,
+        -7.25,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        1e-200,
+        -1e-200,
+        1e200,
+    ];
+    let n = specials.len();
+    for dtype in [DType::F32, DType::F64] {
+        let mut b = Builder::new("outer");
+        let x = b.parameter(Shape::new(dtype, [n]));
+        let y = b.parameter(Shape::new(dtype, [n]));
+        let dims = oxla::DotDims {
+            lhs_batch: vec![],
+            rhs_batch: vec![],
+            lhs_contracting: vec![],
+            rhs_contracting: vec![],
+        };
+        let op = oxla::Op::DotGeneral {
+            dims,
+            out_dtype: dtype,
+        };
+        let out = b.add(op, &[x, y]);
+        let m = b.finish(&[out]);
+        let arg = common::lit(dtype, &[n], &specials);
+        let want = evaluate(&m, &[arg.clone(), arg.clone()]).expect("interpreter");
+        let got = common::run_cpu(m, &[arg.clone(), arg]);
+        let (g, w) = (common::f64s(&got[0]), common::f64s(&want[0]));
+        for (k, (g, w)) in g.iter().zip(&w).enumerate() {
+            let same = g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan());
+            let (i, j) = (k / n, k % n);
+            assert!(
+                same,
+                "{dtype:?} {} * {}: got {g:e}, want {w:e}",
+                specials[i], specials[j]
+            );
+        }
+        // The cases that matter are there: +0 from a zero factor times a negative
+        // number; an underflowing product of opposite signs.
+        let at = |i: usize, j: usize| w[i * n + j];
+        assert!(at(0, 3) == 0.0 && at(0, 3).is_sign_positive());
+        let (tiny, neg_tiny) = if dtype == DType::F32 {
+            (4, 5)
+        } else {
+            (15, 16)
+        };
+        let underflow = at(tiny, neg_tiny);
+        assert_eq!(underflow, 0.0);
+        assert_eq!(underflow.is_sign_negative(), dtype == DType::F32);
+    }
+}

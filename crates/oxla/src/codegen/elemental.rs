@@ -682,6 +682,16 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
                 Ok(self.compare(*dir, *total_order, in_d, x, y)?.into())
             }
             Op::Select => {
+                if let Some((a, b)) = signed_zero_product(comp, instr) {
+                    // `a·b + 0` where a factor is zero, else `a·b`: the simplifier's
+                    // exact form of a one-term dot (whose sum starts at +0) is
+                    // fma(a, b, +0), the exact product rounded once plus +0, in one
+                    // instruction instead of five.
+                    let x = self.value(comp, params, a, idx)?;
+                    let y = self.value(comp, params, b, idx)?;
+                    let zero = x.get_type().into_float_type().const_zero();
+                    return self.call_intrinsic("llvm.fma", &[x, y, zero.into()]);
+                }
                 let p = self.same_index(comp, params, instr, 0, idx)?;
                 let t = self.same_index(comp, params, instr, 1, idx)?;
                 let f = self.same_index(comp, params, instr, 2, idx)?;
@@ -1381,4 +1391,52 @@ impl<'a, 'ctx> Elemental<'a, 'ctx> {
     pub fn basic(&self, d: DType) -> BasicTypeEnum<'ctx> {
         self.compute_type(d).as_basic_type_enum()
     }
+}
+
+/// For `select(a == 0 | b == 0, a·b + 0, a·b)` over f32 (what `passes::simplify`
+/// makes of a dot without contraction), the factors `a` and `b`.
+fn signed_zero_product(comp: &Computation, select: &Instr) -> Option<(Value, Value)> {
+    let &[pred, then, other] = select.operands.as_slice() else {
+        return None;
+    };
+    if comp.shape(other).dtype != DType::F32 {
+        return None;
+    }
+    let instr = |v: Value| &comp.instrs[v.instr];
+    let binary = |v: Value, op: BinaryOp| -> Option<(Value, Value)> {
+        let i = instr(v);
+        (i.op == Op::Binary(op)).then(|| (i.operands[0], i.operands[1]))
+    };
+    // +0.0, or a broadcast of it.
+    let positive_zero = |v: Value| -> bool {
+        let mut i = instr(v);
+        if let Op::BroadcastInDim { .. } = i.op {
+            i = instr(i.operands[0]);
+        }
+        match &i.op {
+            Op::Constant(lit) => {
+                lit.num_elements() == 1 && {
+                    let z = lit.data().get_f64(0);
+                    z == 0.0 && z.is_sign_positive()
+                }
+            }
+            _ => false,
+        }
+    };
+    let is_zero_test = |v: Value| -> Option<Value> {
+        let i = instr(v);
+        match i.op {
+            Op::Compare {
+                dir: CmpDir::Eq,
+                total_order: false,
+            } if positive_zero(i.operands[1]) => Some(i.operands[0]),
+            _ => None,
+        }
+    };
+    let (a, b) = binary(other, BinaryOp::Mul)?;
+    let (sum, zero) = binary(then, BinaryOp::Add)?;
+    let (t0, t1) = binary(pred, BinaryOp::Or)?;
+    let (z0, z1) = (is_zero_test(t0)?, is_zero_test(t1)?);
+    let factors_tested = (z0, z1) == (a, b) || (z0, z1) == (b, a);
+    (sum == other && positive_zero(zero) && factors_tested).then_some((a, b))
 }

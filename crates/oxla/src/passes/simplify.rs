@@ -323,8 +323,8 @@ fn dot_as_multiply(r: &mut Rewriter, op: &Op, x: &[Value], shapes: &[Shape]) -> 
     if !out_dtype.is_float() {
         return Some(product);
     }
-    // With a zero operand the interpreter's sum is `0 + ±0 = +0`; otherwise it is the
-    // rounded product (a product that underflows keeps its sign).
+    // The interpreter sums in f64 from +0. For f64 that is `0 + a·b` with `a·b`
+    // rounded: +0 for every zero product, underflowed ones included.
     let splat = |r: &mut Rewriter, v: f64, dtype: DType| {
         let c = r.push1(
             Op::Constant(Literal::scalar_f64(dtype, v)),
@@ -338,6 +338,12 @@ fn dot_as_multiply(r: &mut Rewriter, op: &Op, x: &[Value], shapes: &[Shape]) -> 
         r.push1(op, vec![c], Shape::new(dtype, out.dims.clone()))
     };
     let zeros = splat(r, 0.0, *out_dtype);
+    if *out_dtype == DType::F64 {
+        return Some(r.push1(Op::Binary(BinaryOp::Add), vec![product, zeros], out));
+    }
+    // Narrower floats: their products are exact in f64, so with a zero operand the
+    // sum is `0 + ±0 = +0`, and otherwise it is the product rounded once (a product
+    // that underflows keeps its sign).
     let pred = Shape::new(DType::Bool, out.dims.clone());
     let is_zero = |r: &mut Rewriter, v: Value| {
         let cmp = Op::Compare {
