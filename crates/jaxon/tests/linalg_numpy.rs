@@ -499,12 +499,7 @@ fn golden_einsum_matches_jax() {
             .map(dtype_of);
         let out = jnp::einsum_with(sub, &refs, pref);
         let want = &case["out"];
-        let wshape: Vec<usize> = want["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap() as usize)
-            .collect();
+        let wshape = golden_shape(want);
         assert_eq!(out.shape(), &wshape[..], "{name}");
         assert_eq!(
             out.dtype(),

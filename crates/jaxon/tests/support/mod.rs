@@ -144,14 +144,19 @@ pub fn dtype_of(name: &str) -> DType {
         .unwrap_or_else(|| panic!("dtype {name}"))
 }
 
-/// An ARRAY of a golden JSON fixture (`tools/gen_golden.py`).
-pub fn golden_array(v: &serde_json::Value) -> Array {
-    let shape: Vec<usize> = v["shape"]
+/// The `shape` of an ARRAY of a golden JSON fixture.
+pub fn golden_shape(v: &serde_json::Value) -> Vec<usize> {
+    v["shape"]
         .as_array()
         .unwrap()
         .iter()
         .map(|x| x.as_u64().unwrap() as usize)
-        .collect();
+        .collect()
+}
+
+/// An ARRAY of a golden JSON fixture (`tools/gen_golden.py`).
+pub fn golden_array(v: &serde_json::Value) -> Array {
+    let shape = golden_shape(v);
     let data: Vec<f64> = v["data"].as_array().unwrap().iter().map(json_f64).collect();
     let f = Array::from_vec(&shape, data);
     jaxon::lax::convert_element_type(&f, dtype_of(v["dtype"].as_str().unwrap()))

@@ -114,13 +114,12 @@ fn empty_dylib(jit: LLVMOrcLLJITRef) -> Result<LLVMOrcJITDylibRef, String> {
     Ok(dylib)
 }
 
-/// What a session lookup hands back: each symbol's address, or the error.
-#[derive(Default)]
-struct LookupResult {
-    addresses: Option<Result<Vec<(usize, u64)>, String>>,
-}
-
-type LookupSlot = (std::sync::Mutex<LookupResult>, std::sync::Condvar);
+/// Where a session lookup's handler leaves each symbol's address (by interned name),
+/// or the error, for the linking thread waiting on the condition variable.
+type LookupSlot = (
+    std::sync::Mutex<Option<Result<Vec<(usize, u64)>, String>>>,
+    std::sync::Condvar,
+);
 
 extern "C" fn lookup_done(
     err: LLVMErrorRef,
@@ -141,7 +140,7 @@ extern "C" fn lookup_done(
         take_error(err).map(|_| Vec::new())
     };
     let mut r = slot.0.lock().unwrap_or_else(|e| e.into_inner());
-    r.addresses = Some(result);
+    *r = Some(result);
     slot.1.notify_all();
 }
 
@@ -481,10 +480,10 @@ impl JitCode {
         };
         let found = {
             let mut r = slot.0.lock().unwrap_or_else(|e| e.into_inner());
-            while r.addresses.is_none() {
+            while r.is_none() {
                 r = slot.1.wait(r).unwrap_or_else(|e| e.into_inner());
             }
-            r.addresses.take().expect("a lookup result")
+            r.take().expect("a lookup result")
         };
         let interned: Vec<usize> = set.iter().map(|e| e.Name as usize).collect();
         for e in &set {
